@@ -1,0 +1,369 @@
+//! One scheduling cycle.
+//!
+//! 1. advance   — decay fair-share usage to `now`; take back the accelerators
+//!                of preempted jobs whose grace period ended, and requeue them.
+//! 2. snapshot  — nominal entitlements at the current capacity.
+//! 3. claim     — jobs whose preemption victims have left try first.
+//! 4. iterate   — walk pending jobs in fair-share order; for each: quota,
+//!                then placement; a job that does not fit may preempt
+//!                lower-class work, or get a reservation (EASY: the first
+//!                one), after which later jobs only backfill.
+//! 5. release   — drop this cycle's holds and record the report.
+//!
+//! Holds are the only state a cycle leaves on nodes temporarily; all other
+//! changes (starts, preemptions) are committed as they are decided, in the
+//! same order as the decisions are emitted.
+
+use super::pool::Slot;
+use super::reserve::Reservation;
+use super::*;
+
+/// Per-cycle working state.
+pub(super) struct Ctx {
+    pub reservations: Vec<Reservation>,
+    /// (type, k, widest scope) -> smallest node count that failed to place.
+    pub failed: HashMap<(u32, u8, Scope), u32>,
+    pub preempt_budget: usize,
+    /// Free accelerators on held nodes.
+    pub held_free: u64,
+    pub scanned_after_reservation: usize,
+}
+
+/// The outcome of looking at one job.
+enum Outcome {
+    Started,
+    Waiting(Reason),
+}
+
+impl Scheduler {
+    pub(super) fn cycle(&mut self, out: &mut Vec<Decision>) {
+        let now = self.now;
+        self.cycle += 1;
+        self.stats.cycles += 1;
+        let mut report = CycleReport {
+            now,
+            ..Default::default()
+        };
+        let decisions_before = out.len();
+
+        // 1. advance
+        self.fair.advance(now);
+        while let Some(&(until, slot)) = self.grace.first() {
+            if until > now {
+                break;
+            }
+            self.jobs[slot as usize].as_mut().expect("job exists").progress.preemptions += 1;
+            self.requeue(slot, RequeueCause::Preempted, out);
+        }
+
+        // 2. snapshot
+        self.fair.nominal = self.ents.nominal(self.capacity);
+        let mut ctx = Ctx {
+            reservations: Vec::new(),
+            failed: HashMap::new(),
+            preempt_budget: if self.cfg.preemption { self.cfg.max_preemptions_per_cycle } else { 0 },
+            held_free: 0,
+            scanned_after_reservation: 0,
+        };
+
+        // 3. claim
+        let mut waiting = Vec::new();
+        for slot in std::mem::take(&mut self.claimants) {
+            let Some(job) = self.jobs[slot as usize].as_mut() else { continue };
+            match job.awaiting {
+                Some(until) if until <= now && job.state == JobState::Pending => {
+                    job.awaiting = None;
+                    if let Outcome::Started = self.attempt(slot, &mut ctx, false, out) {
+                        report.started += 1;
+                    }
+                }
+                Some(_) if job.state == JobState::Pending => waiting.push(slot),
+                _ => {}
+            }
+        }
+        self.claimants = waiting;
+
+        // 4. iterate
+        self.picker.clear();
+        for leaf in 0..self.queues.len() {
+            self.cursor[leaf] = None;
+            if !self.queues[leaf].is_empty() {
+                self.picker.activate(&self.ents, &self.fair, TenantId(leaf as u32));
+            }
+        }
+        let stop = loop {
+            let Some(leaf) = self.picker.pick(&self.ents) else { break Stop::Exhausted };
+            let from = match self.cursor[leaf.idx()] {
+                Some(k) => Bound::Excluded(k),
+                None => Bound::Unbounded,
+            };
+            let Some(&key) = self.queues[leaf.idx()].range((from, Bound::Unbounded)).next() else {
+                self.picker.deactivate(&self.ents, leaf);
+                continue;
+            };
+            self.cursor[leaf.idx()] = Some(key);
+            let slot = key.3;
+            report.examined += 1;
+            if !ctx.reservations.is_empty() {
+                ctx.scanned_after_reservation += 1;
+                if ctx.scanned_after_reservation > self.cfg.max_backfill_scan {
+                    break Stop::ScanLimit;
+                }
+            }
+            if self.jobs[slot as usize].as_ref().is_some_and(|j| j.awaiting.is_some()) {
+                continue;
+            }
+            match self.attempt(slot, &mut ctx, true, out) {
+                Outcome::Started => report.started += 1,
+                Outcome::Waiting(reason) => {
+                    let job = self.jobs[slot as usize].as_mut().expect("job exists");
+                    job.reason = reason;
+                    job.reason_cycle = self.cycle;
+                }
+            }
+            if self.nothing_more_fits(&ctx) {
+                break Stop::Full;
+            }
+        };
+        self.stats.jobs_examined += report.examined as u64;
+
+        // 5. release
+        for r in &ctx.reservations {
+            for &n in &r.held {
+                self.pool.st[n.idx()].held = false;
+                self.pool.refresh(&self.topo, n);
+            }
+            report.reservations.push((self.jobs[r.job as usize].as_ref().expect("job").spec.id, r.start));
+        }
+        report.preempted = out[decisions_before..]
+            .iter()
+            .filter(|d| matches!(d, Decision::Preempt { .. }))
+            .count();
+        report.stop = Some(stop);
+        self.report = report;
+    }
+
+    /// True when no pending job can start or preempt in this cycle.
+    fn nothing_more_fits(&self, ctx: &Ctx) -> bool {
+        let free = (0..self.topo.types.len() as u32).any(|t| self.pool.site_nodes_ge(TypeId(t), 1) > 0);
+        !free && ctx.held_free == 0 && (ctx.preempt_budget == 0 || self.by_end.is_empty())
+    }
+
+    /// How many accelerators the job's tenants may still take, and why not
+    /// more: borrowing limits on the path and capacity kept by lenders.
+    fn headroom(&self, leaf: TenantId) -> (u64, Option<Reason>) {
+        let mut room = u64::MAX;
+        let mut why = None;
+        for t in self.ents.path_up(leaf) {
+            if let Some(b) = self.ents.get(t).borrow_limit {
+                let limit = self.fair.nominal[t.idx()].floor() as u64 + b;
+                let used = self.fair.alloc[t.idx()];
+                let r = limit.saturating_sub(used);
+                if r < room {
+                    room = r;
+                    why = Some(Reason::BorrowLimit { tenant: t, used, limit });
+                }
+            }
+        }
+        if !self.lenders.is_empty() {
+            let free = self.capacity.saturating_sub(self.fair.alloc[ROOT.idx()]);
+            let mut kept = 0u64;
+            let mut biggest = (0u64, ROOT);
+            for &l in &self.lenders {
+                if self.ents.path_up(leaf).any(|a| a == l) {
+                    continue;
+                }
+                let lend = self.ents.get(l).lend_limit.unwrap_or(u64::MAX) as f64;
+                let k = (self.fair.nominal[l.idx()] - lend - self.fair.alloc[l.idx()] as f64).max(0.0) as u64;
+                kept += k;
+                if k > biggest.0 {
+                    biggest = (k, l);
+                }
+            }
+            let r = free.saturating_sub(kept);
+            if kept > 0 && r < room {
+                room = r;
+                why = Some(Reason::KeptForLender {
+                    tenant: biggest.1,
+                    kept,
+                });
+            }
+        }
+        (room, why)
+    }
+
+    /// Try to start one pending job; on failure, maybe preempt or reserve.
+    /// `scan` is false for claimants (they neither preempt nor reserve).
+    fn attempt(&mut self, slot: u32, ctx: &mut Ctx, scan: bool, out: &mut Vec<Decision>) -> Outcome {
+        let job = self.jobs[slot as usize].as_ref().expect("job exists");
+        let spec = job.spec.clone();
+        let leaf = spec.tenant;
+        let min = spec.min_accels.unwrap_or(spec.accels);
+        let (room, why) = self.headroom(leaf);
+        if room < min as u64 {
+            return Outcome::Waiting(why.expect("limited room has a reason"));
+        }
+        let target = spec.accels.min(room.min(u32::MAX as u64) as u32);
+        let max_scope = spec.constraint.required_scope();
+
+        // Placement on free, unheld nodes: tightest domain first.
+        let types: Vec<TypeId> = self.types_for(&spec).collect();
+        for &t in &types {
+            let Some((k, n_max)) = self.shape(&spec, t, target) else { continue };
+            let n_min = min.div_ceil(k as u32);
+            let key = (t.0, k, max_scope);
+            let known_bad = ctx.failed.get(&key).copied().unwrap_or(u32::MAX);
+            if n_min >= known_bad {
+                continue;
+            }
+            let mut found = if n_max < known_bad { self.pool.find(&self.topo, t, k, n_max, max_scope).map(|(v, s)| (v, s, target)) } else { None };
+            if found.is_none() && n_min < n_max {
+                // Elastic: the largest gang that fits (fit is monotone in size).
+                let (mut lo, mut hi) = (n_min, n_max.min(known_bad) - 1);
+                while lo <= hi {
+                    let mid = lo + (hi - lo) / 2;
+                    match self.pool.find(&self.topo, t, k, mid, max_scope) {
+                        Some((v, s)) => {
+                            found = Some((v, s, mid * k as u32));
+                            lo = mid + 1;
+                        }
+                        None => {
+                            if mid == 0 {
+                                break;
+                            }
+                            hi = mid - 1
+                        }
+                    }
+                }
+            }
+            match found {
+                Some((nodes, scope, total)) => {
+                    let backfilled = !ctx.reservations.is_empty();
+                    self.start(slot, k, &nodes, total, scope, backfilled, out);
+                    return Outcome::Started;
+                }
+                None => {
+                    ctx.failed.insert(key, n_min.min(known_bad));
+                }
+            }
+        }
+
+        // Short jobs may use nodes held for a reservation they finish before.
+        let end = self.now + spec.time_limit;
+        for r in 0..ctx.reservations.len() {
+            if end > ctx.reservations[r].start || ctx.reservations[r].held.is_empty() {
+                continue;
+            }
+            for &t in &types {
+                let Some((k, n)) = self.shape(&spec, t, min) else { continue };
+                if let Some(nodes) = self.pool.find_among(&self.topo, &ctx.reservations[r].held, t, k, n, max_scope) {
+                    let total = min;
+                    let before: u64 = nodes.iter().map(|n| self.pool.st[n.idx()].free_count() as u64).sum();
+                    self.start(slot, k, &nodes, total, Scope::Site, true, out);
+                    let after: u64 = nodes.iter().map(|n| self.pool.st[n.idx()].free_count() as u64).sum();
+                    ctx.held_free -= before - after;
+                    return Outcome::Started;
+                }
+            }
+        }
+        if !scan {
+            return Outcome::Waiting(Reason::Resources {
+                accels: min,
+                scope: spec.constraint.scope,
+                required: spec.constraint.required,
+            });
+        }
+
+        // Preemption: an entitled job may reclaim from lower classes.
+        if ctx.preempt_budget > 0 && spec.class > PriorityClass::Opportunistic && self.fair.entitled(&self.ents, leaf, min as u64) {
+            ctx.preempt_budget -= 1;
+            for &t in &types {
+                let Some((k, n)) = self.shape(&spec, t, min) else { continue };
+                if let Some((victims, until)) = self.preempt_for(slot, t, k, n, max_scope, out) {
+                    let job = self.jobs[slot as usize].as_mut().expect("job exists");
+                    job.awaiting = Some(until);
+                    self.claimants.push(slot);
+                    return Outcome::Waiting(Reason::AwaitingPreemption { victims, until });
+                }
+            }
+        }
+
+        // Reservation for the first blocked jobs.
+        let max_res = match self.cfg.backfill {
+            Backfill::Easy => 1,
+            Backfill::Conservative(n) => n,
+            Backfill::None => 0,
+        };
+        if let Some(first) = ctx.reservations.first() {
+            if ctx.reservations.len() >= max_res {
+                let reserved = self.jobs[first.job as usize].as_ref().expect("job").spec.id;
+                return Outcome::Waiting(Reason::BehindReservation {
+                    accels: min,
+                    reserved,
+                    start: first.start,
+                });
+            }
+        }
+        if ctx.reservations.len() < max_res {
+            for &t in &types {
+                let Some((k, n)) = self.shape(&spec, t, min) else { continue };
+                if let Some(r) = self.reserve(slot, t, k, n, max_scope) {
+                    let start = r.start;
+                    for &node in &r.held {
+                        ctx.held_free += self.pool.st[node.idx()].free_count() as u64;
+                    }
+                    ctx.reservations.push(r);
+                    return Outcome::Waiting(Reason::Reserved {
+                        accels: min,
+                        scope: spec.constraint.required_scope(),
+                        start,
+                    });
+                }
+            }
+        }
+        Outcome::Waiting(Reason::Resources {
+            accels: min,
+            scope: spec.constraint.scope,
+            required: spec.constraint.required,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start(&mut self, slot: u32, k: u8, nodes: &[NodeId], total: u32, scope: Scope, backfilled: bool, out: &mut Vec<Decision>) {
+        let mut slots: Vec<Slot> = Vec::with_capacity(nodes.len());
+        let mut left = total;
+        for &n in nodes {
+            let c = left.min(k as u32);
+            slots.push(self.pool.take(&self.topo, n, c, slot));
+            left -= c;
+        }
+        debug_assert_eq!(left, 0);
+        let now = self.now;
+        let job = self.jobs[slot as usize].as_mut().expect("job exists");
+        job.state = JobState::Running;
+        job.start.get_or_insert(now);
+        job.segment_start = now;
+        job.end_bound = now + job.spec.time_limit;
+        job.accels = total;
+        job.slots = slots.clone();
+        job.awaiting = None;
+        let (tenant, qkey, id, end, resume_from) = (job.spec.tenant, job.qkey, job.spec.id, job.end_bound, job.progress.saved);
+        self.queues[tenant.idx()].remove(&qkey);
+        self.pending -= 1;
+        self.by_end.insert((end, slot));
+        self.fair.add(&self.ents, tenant, total as u64);
+        self.picker.rekey(&self.ents, &self.fair, tenant);
+        self.stats.started += 1;
+        if backfilled {
+            self.stats.backfilled += 1;
+        }
+        out.push(Decision::Start {
+            job: id,
+            slots,
+            accels: total,
+            scope,
+            backfilled,
+            resume_from,
+        });
+    }
+}

@@ -1,0 +1,648 @@
+//! The scheduler: a deterministic state machine. Events go in with the
+//! caller's `now`; decisions come out. No clock, no IO, no hidden randomness.
+//!
+//! A scheduling cycle runs on `Event::Tick`; the other events only change
+//! state. The steps of a cycle are named in `cycle` below.
+
+mod cycle;
+mod fairshare;
+mod pool;
+mod preempt;
+mod query;
+mod reason;
+mod reserve;
+
+pub use pool::Slot;
+pub use reason::{Reason, Stop};
+
+use crate::ids::{JobId, NodeId, Secs, TenantId, Time, TypeId};
+use crate::job::{Checkpointing, JobSpec, JobState, PriorityClass, Progress, Scope};
+use crate::tenancy::{Entitlements, ROOT};
+use crate::topology::Topology;
+use fairshare::{Fair, Picker};
+use pool::Pool;
+use std::collections::{BTreeSet, HashMap};
+use std::ops::Bound;
+
+/// How backfill protects jobs that cannot start yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backfill {
+    /// Only the first blocked job gets a reservation (EASY).
+    Easy,
+    /// The first `n` blocked jobs get reservations (conservative backfill,
+    /// bounded so a cycle stays cheap).
+    Conservative(usize),
+    /// No reservations: plain greedy.
+    None,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Nodes per block held back to replace failed nodes.
+    pub spares_per_block: u32,
+    /// Half-life of decayed usage for fair share.
+    pub half_life: Secs,
+    /// Weight (seconds) of the current allocation against decayed usage;
+    /// `None` = half_life / ln 2.
+    pub alloc_weight: Option<f64>,
+    pub backfill: Backfill,
+    /// How many jobs a cycle may look at once a reservation exists.
+    pub max_backfill_scan: usize,
+    pub preemption: bool,
+    /// Time a preempted job gets to checkpoint before its accelerators are
+    /// taken back.
+    pub preemption_grace: Secs,
+    /// Preemption searches per cycle.
+    pub max_preemptions_per_cycle: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            spares_per_block: 0,
+            half_life: 7 * 86_400,
+            alloc_weight: None,
+            backfill: Backfill::Easy,
+            max_backfill_scan: 20_000,
+            preemption: true,
+            preemption_grace: 300,
+            max_preemptions_per_cycle: 4,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    Submit(JobSpec),
+    Cancel(JobId),
+    /// The job's process ended (success or failure of the job itself).
+    Finished(JobId),
+    NodeFailed(NodeId),
+    NodeRepaired(NodeId),
+    /// Run a scheduling cycle.
+    Tick,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequeueCause {
+    Preempted,
+    NodeFailure,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decision {
+    /// Start the job on these accelerators.
+    Start {
+        job: JobId,
+        slots: Vec<Slot>,
+        accels: u32,
+        /// The tightest domain that holds the gang.
+        scope: Scope,
+        /// Started while an earlier job held a reservation.
+        backfilled: bool,
+        /// Resuming from this much saved work.
+        resume_from: Secs,
+    },
+    /// Checkpoint and stop by `grace_until`; the accelerators go to `by`.
+    Preempt {
+        job: JobId,
+        by: JobId,
+        grace_until: Time,
+        /// The victim's tenant was above its entitlement, so its work
+        /// counted as opportunistic.
+        borrowing: bool,
+    },
+    /// Node `failed` of the job is replaced in place by hot spare `spare`;
+    /// the gang restarts from its last checkpoint.
+    ReplaceNode {
+        job: JobId,
+        failed: NodeId,
+        spare: NodeId,
+        resume_from: Secs,
+    },
+    /// The job left its accelerators and is pending again.
+    Requeue {
+        job: JobId,
+        cause: RequeueCause,
+        resume_from: Secs,
+        lost: Secs,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchedError {
+    #[error("job {0} already exists")]
+    DuplicateJob(JobId),
+    #[error("job {0} is not known (it may have finished already)")]
+    UnknownJob(JobId),
+    #[error("node {0} does not exist")]
+    UnknownNode(NodeId),
+    #[error("job {job}: {reason}")]
+    InvalidJob { job: JobId, reason: String },
+    #[error("job {job} is {state}; {what}")]
+    WrongState { job: JobId, state: JobState, what: &'static str },
+    #[error("node {node} is already {state}")]
+    NodeState { node: NodeId, state: &'static str },
+    #[error("time went backwards: {now} < {last}")]
+    TimeWentBack { now: Time, last: Time },
+}
+
+/// Counters over the scheduler's life.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub cycles: u64,
+    pub submitted: u64,
+    pub started: u64,
+    pub backfilled: u64,
+    pub completed: u64,
+    pub cancelled: u64,
+    pub preemptions: u64,
+    pub replacements: u64,
+    pub requeues: u64,
+    pub jobs_examined: u64,
+}
+
+/// What the last cycle did.
+#[derive(Clone, Debug, Default)]
+pub struct CycleReport {
+    pub now: Time,
+    pub examined: usize,
+    pub started: usize,
+    pub preempted: usize,
+    /// (job, planned start) of the reservations made.
+    pub reservations: Vec<(JobId, Time)>,
+    pub stop: Option<Stop>,
+}
+
+/// A read-only view of one job.
+#[derive(Clone, Debug)]
+pub struct JobView<'a> {
+    pub spec: &'a JobSpec,
+    pub state: JobState,
+    pub submitted: Time,
+    pub started: Option<Time>,
+    pub slots: &'a [Slot],
+    pub progress: Progress,
+    pub reason: Option<Reason>,
+}
+
+/// Free accelerators and how many of them the queue cannot use.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fragmentation {
+    pub capacity: u64,
+    pub free: u64,
+    /// Free accelerators on nodes where no pending job's per-node request
+    /// fits (stranded).
+    pub unusable: u64,
+}
+
+type QKey = (u8, Time, u64, u32);
+
+struct Job {
+    spec: JobSpec,
+    state: JobState,
+    submit: Time,
+    qkey: QKey,
+    slots: Vec<Slot>,
+    accels: u32,
+    start: Option<Time>,
+    segment_start: Time,
+    end_bound: Time,
+    progress: Progress,
+    reason: Reason,
+    reason_cycle: u64,
+    /// Waiting for preempted jobs to leave, until this time.
+    awaiting: Option<Time>,
+}
+
+/// Checkpoint accounting: (useful work, work saved by periodic checkpoints)
+/// after `elapsed` seconds of a run.
+fn work_in(ck: Option<Checkpointing>, elapsed: Secs) -> (Secs, Secs) {
+    match ck {
+        Some(c) if c.interval > 0 => {
+            let period = c.interval + c.cost;
+            let m = elapsed / period;
+            let useful = m * c.interval + (elapsed % period).min(c.interval);
+            (useful, m * c.interval)
+        }
+        _ => (elapsed, 0),
+    }
+}
+
+pub struct Scheduler {
+    topo: Topology,
+    ents: Entitlements,
+    cfg: Config,
+    pool: Pool,
+    fair: Fair,
+    picker: Picker,
+    jobs: Vec<Option<Job>>,
+    free_slots: Vec<u32>,
+    by_id: HashMap<JobId, u32>,
+    /// Pending jobs per leaf, by (class desc, submit, seq).
+    queues: Vec<BTreeSet<QKey>>,
+    pending: usize,
+    /// Running and preempting jobs by the latest time they can end.
+    by_end: BTreeSet<(Time, u32)>,
+    /// Preempting jobs by the end of their grace period.
+    grace: BTreeSet<(Time, u32)>,
+    claimants: Vec<u32>,
+    /// Per leaf: the last queue key looked at in this cycle.
+    cursor: Vec<Option<QKey>>,
+    /// Per node scratch for reservation and preemption planning.
+    scratch: Vec<u8>,
+    /// Schedulable accelerators (up, not spare).
+    capacity: u64,
+    spares: Vec<u32>,
+    /// Tenants with lending limits.
+    lenders: Vec<TenantId>,
+    /// Max nodes per block, pod and site per type (for feasibility).
+    max_nodes: Vec<[u32; 3]>,
+    seq: u64,
+    now: Time,
+    cycle: u64,
+    stats: Stats,
+    report: CycleReport,
+}
+
+impl Scheduler {
+    pub fn new(topo: Topology, ents: Entitlements, cfg: Config) -> Scheduler {
+        let pool = Pool::new(&topo, cfg.spares_per_block);
+        let capacity = (0..topo.nodes.len())
+            .filter(|&n| !pool.st[n].spare)
+            .map(|n| topo.nodes[n].accels as u64)
+            .sum();
+        let mut spares = vec![0u32; topo.blocks.len()];
+        for (n, st) in pool.st.iter().enumerate() {
+            if st.spare {
+                spares[topo.nodes[n].block.idx()] += 1;
+            }
+        }
+        let mut max_nodes = vec![[0u32; 3]; topo.types.len()];
+        let mut pod_nodes = vec![vec![0u32; topo.types.len()]; topo.pods.len()];
+        for (b, blk) in topo.blocks.iter().enumerate() {
+            let t = blk.accel_type.idx();
+            let n = blk.nodes.len() as u32 - spares[b];
+            max_nodes[t][0] = max_nodes[t][0].max(n);
+            pod_nodes[blk.pod.idx()][t] += n;
+            max_nodes[t][2] += n;
+        }
+        for p in &pod_nodes {
+            for (t, n) in p.iter().enumerate() {
+                max_nodes[t][1] = max_nodes[t][1].max(*n);
+            }
+        }
+        let nnodes = topo.nodes.len();
+        let lenders = (0..ents.len() as u32)
+            .map(TenantId)
+            .filter(|t| ents.get(*t).lend_limit.is_some())
+            .collect();
+        Scheduler {
+            fair: Fair::new(&ents, cfg.half_life, cfg.alloc_weight),
+            picker: Picker::new(&ents),
+            queues: vec![BTreeSet::new(); ents.len()],
+            topo,
+            pool,
+            cfg,
+            jobs: Vec::new(),
+            free_slots: Vec::new(),
+            by_id: HashMap::new(),
+            pending: 0,
+            by_end: BTreeSet::new(),
+            grace: BTreeSet::new(),
+            claimants: Vec::new(),
+            cursor: vec![None; ents.len()],
+            scratch: vec![0; nnodes],
+            capacity,
+            spares,
+            lenders,
+            max_nodes,
+            ents,
+            seq: 0,
+            now: 0,
+            cycle: 0,
+            stats: Stats::default(),
+            report: CycleReport::default(),
+        }
+    }
+
+    pub fn topology(&self) -> &Topology {
+        &self.topo
+    }
+    pub fn entitlements(&self) -> &Entitlements {
+        &self.ents
+    }
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+    pub fn last_cycle(&self) -> &CycleReport {
+        &self.report
+    }
+    pub fn pending_count(&self) -> usize {
+        self.pending
+    }
+    pub fn running_count(&self) -> usize {
+        self.by_end.len()
+    }
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+    /// Accelerators allocated to a tenant's subtree now.
+    pub fn allocated(&self, t: TenantId) -> u64 {
+        self.fair.alloc[t.idx()]
+    }
+    /// Decayed usage (accelerator-seconds) of a tenant's subtree.
+    pub fn usage(&self, t: TenantId) -> f64 {
+        self.fair.usage[t.idx()]
+    }
+    /// Nominal entitlement (accelerators) of a tenant at the current capacity.
+    pub fn nominal(&self, t: TenantId) -> f64 {
+        self.ents.nominal(self.capacity)[t.idx()]
+    }
+
+    /// Handle one event at time `now` (non-decreasing), appending decisions
+    /// to `out`. On error nothing has changed.
+    pub fn handle(&mut self, now: Time, event: Event, out: &mut Vec<Decision>) -> Result<(), SchedError> {
+        if now < self.now {
+            return Err(SchedError::TimeWentBack { now, last: self.now });
+        }
+        self.now = now;
+        match event {
+            Event::Submit(spec) => self.submit(spec),
+            Event::Cancel(id) => self.end(id, JobState::Cancelled),
+            Event::Finished(id) => self.end(id, JobState::Completed),
+            Event::NodeFailed(n) => self.node_failed(n, out),
+            Event::NodeRepaired(n) => self.node_repaired(n),
+            Event::Tick => {
+                self.cycle(out);
+                Ok(())
+            }
+        }
+    }
+
+    // ----- events -------------------------------------------------------
+
+    fn submit(&mut self, spec: JobSpec) -> Result<(), SchedError> {
+        if self.by_id.contains_key(&spec.id) {
+            return Err(SchedError::DuplicateJob(spec.id));
+        }
+        self.validate(&spec)?;
+        let slot = match self.free_slots.pop() {
+            Some(s) => s,
+            None => {
+                self.jobs.push(None);
+                self.jobs.len() as u32 - 1
+            }
+        };
+        self.seq += 1;
+        let qkey = (2 - spec.class as u8, self.now, self.seq, slot);
+        self.queues[spec.tenant.idx()].insert(qkey);
+        self.pending += 1;
+        self.by_id.insert(spec.id, slot);
+        self.jobs[slot as usize] = Some(Job {
+            spec,
+            state: JobState::Pending,
+            submit: self.now,
+            qkey,
+            slots: Vec::new(),
+            accels: 0,
+            start: None,
+            segment_start: 0,
+            end_bound: 0,
+            progress: Progress::default(),
+            reason: Reason::New,
+            reason_cycle: self.cycle + 1,
+            awaiting: None,
+        });
+        self.stats.submitted += 1;
+        Ok(())
+    }
+
+    fn validate(&self, s: &JobSpec) -> Result<(), SchedError> {
+        let bad = |r: String| Err(SchedError::InvalidJob { job: s.id, reason: r });
+        if !self.ents.is_leaf(s.tenant) {
+            return bad(format!("tenant {} is not a project (a leaf of the entitlement tree)", s.tenant));
+        }
+        if s.accels == 0 {
+            return bad("asks for 0 accelerators".into());
+        }
+        if let Some(min) = s.min_accels {
+            if min == 0 || min > s.accels {
+                return bad(format!("elastic range {min}..{} is empty or starts at 0", s.accels));
+            }
+        }
+        if s.per_node > crate::topology::MAX_NODE_ACCELS {
+            return bad(format!("{} accelerators per node is more than any node has", s.per_node));
+        }
+        if s.time_limit == 0 {
+            return bad("time limit is 0".into());
+        }
+        if let Some(c) = s.checkpoint {
+            if c.interval == 0 {
+                return bad("checkpoint interval is 0".into());
+            }
+        }
+        if let Some(t) = s.accel_type {
+            if t.idx() >= self.topo.types.len() {
+                return bad(format!("accelerator type {t} does not exist"));
+            }
+        }
+        let need = s.min_accels.unwrap_or(s.accels);
+        let feasible = self.types_for(s).any(|t| match self.shape(s, t, need) {
+            Some((_, n)) => n <= self.max_nodes[t.idx()][s.constraint.required_scope() as usize],
+            None => false,
+        });
+        if !feasible {
+            let within = if s.constraint.required {
+                format!("one {}", s.constraint.scope.name())
+            } else {
+                "the site".into()
+            };
+            return bad(format!(
+                "{need} accelerators ({} per node) can never fit in {within}",
+                if s.per_node == 0 { "auto".to_string() } else { s.per_node.to_string() }
+            ));
+        }
+        Ok(())
+    }
+
+    fn types_for<'a>(&'a self, s: &JobSpec) -> impl Iterator<Item = TypeId> + 'a {
+        let only = s.accel_type;
+        (0..self.topo.types.len() as u32).map(TypeId).filter(move |t| only.is_none_or(|o| o == *t))
+    }
+
+    /// (accelerators per node, nodes) for `accels` on type `t`.
+    fn shape(&self, s: &JobSpec, t: TypeId, accels: u32) -> Option<(u8, u32)> {
+        let biggest = self.topo.max_node_accels(t);
+        let k = if s.per_node > 0 { s.per_node } else { accels.min(biggest as u32) as u8 };
+        if k == 0 || k > biggest {
+            return None;
+        }
+        Some((k, accels.div_ceil(k as u32)))
+    }
+
+    fn end(&mut self, id: JobId, state: JobState) -> Result<(), SchedError> {
+        let slot = *self.by_id.get(&id).ok_or(SchedError::UnknownJob(id))?;
+        let job = self.jobs[slot as usize].as_ref().expect("indexed job exists");
+        match (job.state, state) {
+            (JobState::Pending, JobState::Completed) => {
+                return Err(SchedError::WrongState {
+                    job: id,
+                    state: job.state,
+                    what: "a pending job cannot finish",
+                })
+            }
+            (JobState::Pending, _) => {
+                let (tenant, qkey) = (job.spec.tenant, job.qkey);
+                self.queues[tenant.idx()].remove(&qkey);
+                self.pending -= 1;
+            }
+            _ => self.release(slot),
+        }
+        match state {
+            JobState::Completed => self.stats.completed += 1,
+            _ => self.stats.cancelled += 1,
+        }
+        self.by_id.remove(&id);
+        self.jobs[slot as usize] = None;
+        self.free_slots.push(slot);
+        Ok(())
+    }
+
+    /// Give a running or preempting job's accelerators back.
+    fn release(&mut self, slot: u32) {
+        let job = self.jobs[slot as usize].as_mut().expect("job exists");
+        for s in std::mem::take(&mut job.slots) {
+            self.pool.give(&self.topo, s, slot);
+        }
+        self.by_end.remove(&(job.end_bound, slot));
+        if job.state == JobState::Preempting {
+            self.grace.remove(&(job.end_bound, slot));
+        }
+        let (tenant, accels) = (job.spec.tenant, job.accels as u64);
+        job.accels = 0;
+        self.fair.sub(&self.ents, tenant, accels);
+    }
+
+    /// Put a running job back in its queue, keeping its age.
+    fn requeue(&mut self, slot: u32, cause: RequeueCause, out: &mut Vec<Decision>) {
+        self.release(slot);
+        let job = self.jobs[slot as usize].as_mut().expect("job exists");
+        job.state = JobState::Pending;
+        job.reason = Reason::New;
+        job.reason_cycle = self.cycle + 1;
+        job.awaiting = None;
+        self.queues[job.spec.tenant.idx()].insert(job.qkey);
+        self.pending += 1;
+        self.stats.requeues += 1;
+        out.push(Decision::Requeue {
+            job: job.spec.id,
+            cause,
+            resume_from: job.progress.saved,
+            lost: job.progress.lost,
+        });
+    }
+
+    /// Account the work of the current run up to now: with a checkpoint at
+    /// the end if `final_checkpoint`, else back to the last periodic one.
+    fn settle_progress(job: &mut Job, now: Time, final_checkpoint: bool) {
+        let (useful, periodic) = work_in(job.spec.checkpoint, now.saturating_sub(job.segment_start));
+        if final_checkpoint && job.spec.checkpoint.is_some() {
+            job.progress.saved += useful;
+        } else {
+            job.progress.saved += periodic;
+            job.progress.lost += useful - periodic;
+        }
+        job.segment_start = now;
+    }
+
+    fn node_failed(&mut self, n: NodeId, out: &mut Vec<Decision>) -> Result<(), SchedError> {
+        let st = self.pool.st.get(n.idx()).ok_or(SchedError::UnknownNode(n))?;
+        if !st.up {
+            return Err(SchedError::NodeState { node: n, state: "down" });
+        }
+        let block = self.topo.nodes[n.idx()].block;
+        if st.spare {
+            self.pool.st[n.idx()].spare = false;
+            self.spares[block.idx()] -= 1;
+        } else {
+            self.capacity -= self.topo.nodes[n.idx()].accels as u64;
+        }
+        self.pool.st[n.idx()].up = false;
+        self.pool.refresh(&self.topo, n);
+        let victims = self.pool.st[n.idx()].jobs.clone();
+        for slot in victims {
+            let job = self.jobs[slot as usize].as_mut().expect("job on node exists");
+            if job.state == JobState::Running {
+                // A preempting job already settled when it was told to stop.
+                Self::settle_progress(job, self.now, false);
+            }
+            job.progress.restarts += 1;
+            let failed = *job.slots.iter().find(|s| s.node == n).expect("job has a slot on the node");
+            let spare = if job.state == JobState::Running {
+                self.topo.block_nodes(block).find(|&c| {
+                    let s = &self.pool.st[c.idx()];
+                    s.up && s.spare && s.free_count() as u32 >= failed.accels()
+                })
+            } else {
+                None
+            };
+            match spare {
+                Some(sp) => {
+                    self.pool.st[sp.idx()].spare = false;
+                    self.spares[block.idx()] -= 1;
+                    self.capacity += self.topo.nodes[sp.idx()].accels as u64;
+                    self.pool.give(&self.topo, failed, slot);
+                    let new = self.pool.take(&self.topo, sp, failed.accels(), slot);
+                    let job = self.jobs[slot as usize].as_mut().expect("job exists");
+                    let i = job.slots.iter().position(|s| s.node == n).expect("slot");
+                    job.slots[i] = new;
+                    job.progress.node_replacements += 1;
+                    self.stats.replacements += 1;
+                    out.push(Decision::ReplaceNode {
+                        job: job.spec.id,
+                        failed: n,
+                        spare: sp,
+                        resume_from: job.progress.saved,
+                    });
+                }
+                None => self.requeue(slot, RequeueCause::NodeFailure, out),
+            }
+        }
+        Ok(())
+    }
+
+    fn node_repaired(&mut self, n: NodeId) -> Result<(), SchedError> {
+        let st = self.pool.st.get(n.idx()).ok_or(SchedError::UnknownNode(n))?;
+        if st.up {
+            return Err(SchedError::NodeState { node: n, state: "up" });
+        }
+        let block = self.topo.nodes[n.idx()].block;
+        let st = &mut self.pool.st[n.idx()];
+        st.up = true;
+        let len = self.topo.blocks[block.idx()].nodes.len() as u32;
+        let want = self.cfg.spares_per_block.min(len.saturating_sub(1));
+        if self.spares[block.idx()] < want {
+            st.spare = true;
+            self.spares[block.idx()] += 1;
+        } else {
+            self.capacity += self.topo.nodes[n.idx()].accels as u64;
+        }
+        self.pool.refresh(&self.topo, n);
+        Ok(())
+    }
+}
+
+impl crate::job::Constraint {
+    /// The widest scope a placement may use.
+    pub fn required_scope(&self) -> Scope {
+        if self.required {
+            self.scope
+        } else {
+            Scope::Site
+        }
+    }
+}

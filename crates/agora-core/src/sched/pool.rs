@@ -1,0 +1,447 @@
+//! Node state and the free-capacity index that makes placement fast.
+//!
+//! For every node we keep a bit mask of free accelerators and flags (up,
+//! hot spare, held for a reservation). A node's *available* count is its free
+//! accelerators if it is up, not a spare and not held, else 0. The index
+//! counts, per accelerator type and per request size `k`, the nodes with at
+//! least `k` available accelerators in every block, pod and the site, and
+//! keeps blocks and pods in ordered sets by that count, so that the tightest
+//! domain that fits a gang is one ordered-set lookup.
+//!
+//! Invariant: after every public method, all counts and sets agree with the
+//! node states (`check` verifies it; the property tests call it).
+
+use crate::ids::{BlockId, NodeId, PodId, TypeId};
+use crate::job::Scope;
+use crate::topology::{Topology, MAX_NODE_ACCELS};
+use std::collections::BTreeSet;
+
+const K: usize = MAX_NODE_ACCELS as usize + 1;
+
+/// Accelerators of one node given to a job: bit i = accelerator i.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    pub node: NodeId,
+    pub mask: u16,
+}
+
+impl Slot {
+    pub fn accels(&self) -> u32 {
+        self.mask.count_ones()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct NodeState {
+    pub free: u16,
+    pub up: bool,
+    pub spare: bool,
+    pub held: bool,
+    /// Jobs (slab indexes) with accelerators on this node.
+    pub jobs: Vec<u32>,
+    avail: u8,
+    bucket_pos: u32,
+}
+
+impl NodeState {
+    fn compute_avail(&self) -> u8 {
+        if self.up && !self.spare && !self.held {
+            self.free.count_ones() as u8
+        } else {
+            0
+        }
+    }
+    pub fn free_count(&self) -> u8 {
+        self.free.count_ones() as u8
+    }
+}
+
+pub(crate) struct Pool {
+    pub st: Vec<NodeState>,
+    /// Per block: nodes with at least k available, k in 1..=16.
+    block_ge: Vec<[u16; K]>,
+    /// Per block: nodes with exactly f available, f in 1..=16.
+    buckets: Vec<[Vec<u32>; K]>,
+    /// Per (pod, type): nodes with at least k available.
+    pod_ge: Vec<[u32; K]>,
+    /// Per type: nodes with at least k available on the site.
+    site_ge: Vec<[u32; K]>,
+    /// Per type and k: blocks with a non-zero count, by (count, block).
+    block_sets: Vec<Vec<BTreeSet<(u16, u32)>>>,
+    /// Per type and k: pods with a non-zero count, by (count, pod).
+    pod_sets: Vec<Vec<BTreeSet<(u32, u32)>>>,
+    ntypes: usize,
+}
+
+impl Pool {
+    pub fn new(topo: &Topology, spares_per_block: u32) -> Pool {
+        let ntypes = topo.types.len();
+        let mut pool = Pool {
+            st: topo
+                .nodes
+                .iter()
+                .map(|n| NodeState {
+                    free: full_mask(n.accels),
+                    up: true,
+                    spare: false,
+                    held: false,
+                    jobs: Vec::new(),
+                    avail: 0,
+                    bucket_pos: u32::MAX,
+                })
+                .collect(),
+            block_ge: vec![[0; K]; topo.blocks.len()],
+            buckets: (0..topo.blocks.len()).map(|_| Default::default()).collect(),
+            pod_ge: vec![[0; K]; topo.pods.len() * ntypes],
+            site_ge: vec![[0; K]; ntypes],
+            block_sets: vec![vec![BTreeSet::new(); K]; ntypes],
+            pod_sets: vec![vec![BTreeSet::new(); K]; ntypes],
+            ntypes,
+        };
+        for b in &topo.blocks {
+            // Hot spares: the last nodes of each block, keeping at least one
+            // schedulable node.
+            let len = b.nodes.len() as u32;
+            let spares = spares_per_block.min(len.saturating_sub(1));
+            for n in b.nodes.end - spares..b.nodes.end {
+                pool.st[n as usize].spare = true;
+            }
+        }
+        for n in 0..topo.nodes.len() {
+            pool.refresh(topo, NodeId(n as u32));
+        }
+        pool
+    }
+
+    pub fn avail(&self, n: NodeId) -> u8 {
+        self.st[n.idx()].avail
+    }
+
+    pub fn site_nodes_ge(&self, t: TypeId, k: u8) -> u32 {
+        self.site_ge[t.idx()][k as usize]
+    }
+
+    pub fn block_nodes_ge(&self, b: BlockId, k: u8) -> u16 {
+        self.block_ge[b.idx()][k as usize]
+    }
+
+    pub fn pod_nodes_ge(&self, p: PodId, t: TypeId, k: u8) -> u32 {
+        self.pod_ge[p.idx() * self.ntypes + t.idx()][k as usize]
+    }
+
+    /// Recompute a node's available count after its state changed, and
+    /// move it in the index.
+    pub fn refresh(&mut self, topo: &Topology, n: NodeId) {
+        let new = self.st[n.idx()].compute_avail();
+        let old = self.st[n.idx()].avail;
+        if new == old {
+            return;
+        }
+        let node = &topo.nodes[n.idx()];
+        let (b, p) = (node.block.idx(), node.pod.idx());
+        let t = topo.blocks[b].accel_type.idx();
+        // Bucket move.
+        if old > 0 {
+            let pos = self.st[n.idx()].bucket_pos as usize;
+            let bucket = &mut self.buckets[b][old as usize];
+            bucket.swap_remove(pos);
+            if pos < bucket.len() {
+                let moved = bucket[pos];
+                self.st[moved as usize].bucket_pos = pos as u32;
+            }
+            self.st[n.idx()].bucket_pos = u32::MAX;
+        }
+        if new > 0 {
+            let bucket = &mut self.buckets[b][new as usize];
+            self.st[n.idx()].bucket_pos = bucket.len() as u32;
+            bucket.push(n.0);
+        }
+        self.st[n.idx()].avail = new;
+        // Count changes for every k between the two values.
+        let (lo, hi, up) = if new > old { (old, new, true) } else { (new, old, false) };
+        for k in (lo + 1)..=hi {
+            let k = k as usize;
+            let bc = self.block_ge[b][k];
+            let pc = self.pod_ge[p * self.ntypes + t][k];
+            if bc > 0 {
+                self.block_sets[t][k].remove(&(bc, b as u32));
+            }
+            if pc > 0 {
+                self.pod_sets[t][k].remove(&(pc, p as u32));
+            }
+            let (bc, pc) = if up { (bc + 1, pc + 1) } else { (bc - 1, pc - 1) };
+            self.block_ge[b][k] = bc;
+            self.pod_ge[p * self.ntypes + t][k] = pc;
+            if up {
+                self.site_ge[t][k] += 1;
+            } else {
+                self.site_ge[t][k] -= 1;
+            }
+            if bc > 0 {
+                self.block_sets[t][k].insert((bc, b as u32));
+            }
+            if pc > 0 {
+                self.pod_sets[t][k].insert((pc, p as u32));
+            }
+        }
+    }
+
+    /// Take `count` free accelerators of node `n` (lowest indexes first).
+    pub fn take(&mut self, topo: &Topology, n: NodeId, count: u32, job: u32) -> Slot {
+        let st = &mut self.st[n.idx()];
+        debug_assert!(st.free.count_ones() >= count);
+        let mut mask = 0u16;
+        let mut free = st.free;
+        for _ in 0..count {
+            let bit = free & free.wrapping_neg();
+            mask |= bit;
+            free &= !bit;
+        }
+        st.free = free;
+        st.jobs.push(job);
+        self.refresh(topo, n);
+        Slot { node: n, mask }
+    }
+
+    /// Give a slot's accelerators back.
+    pub fn give(&mut self, topo: &Topology, slot: Slot, job: u32) {
+        let st = &mut self.st[slot.node.idx()];
+        debug_assert_eq!(st.free & slot.mask, 0, "double free on node {}", slot.node);
+        st.free |= slot.mask;
+        if let Some(i) = st.jobs.iter().position(|j| *j == job) {
+            st.jobs.swap_remove(i);
+        }
+        self.refresh(topo, slot.node);
+    }
+
+    /// The tightest placement of `n` nodes with `k` available accelerators
+    /// each, no wider than `max_scope`. Returns the nodes and the scope used.
+    pub fn find(&self, topo: &Topology, t: TypeId, k: u8, n: u32, max_scope: Scope) -> Option<(Vec<NodeId>, Scope)> {
+        let (ti, ki) = (t.idx(), k as usize);
+        if n == 0 || ki == 0 || ki >= K || self.site_ge[ti][ki] < n {
+            return None;
+        }
+        // 1. One block: best fit (the fullest block that still fits).
+        if n <= u16::MAX as u32 {
+            if let Some(&(_, b)) = self.block_sets[ti][ki].range((n as u16, 0)..).next() {
+                let mut out = Vec::with_capacity(n as usize);
+                self.take_from_block(BlockId(b), k, n, &mut out);
+                return Some((out, Scope::Block));
+            }
+        }
+        if max_scope == Scope::Block {
+            return None;
+        }
+        // 2. One pod: best-fit pod, then its blocks with the fewest pieces.
+        if let Some(&(_, p)) = self.pod_sets[ti][ki].range((n, 0)..).next() {
+            let mut out = Vec::with_capacity(n as usize);
+            self.take_from_pod(topo, PodId(p), t, k, n, &mut out);
+            return Some((out, Scope::Pod));
+        }
+        if max_scope == Scope::Pod {
+            return None;
+        }
+        // 3. The site: the fewest pods.
+        let pods: Vec<(u32, u32)> = self.pod_sets[ti][ki].iter().map(|&(c, p)| (c, p)).collect();
+        let mut out = Vec::with_capacity(n as usize);
+        for (p, m) in cover(pods, n) {
+            self.take_from_pod(topo, PodId(p), t, k, m, &mut out);
+        }
+        Some((out, Scope::Site))
+    }
+
+    fn take_from_pod(&self, topo: &Topology, p: PodId, t: TypeId, k: u8, n: u32, out: &mut Vec<NodeId>) {
+        let blocks: Vec<(u32, u32)> = topo.pods[p.idx()]
+            .blocks
+            .clone()
+            .filter(|&b| topo.blocks[b as usize].accel_type == t)
+            .map(|b| (self.block_ge[b as usize][k as usize] as u32, b))
+            .filter(|&(c, _)| c > 0)
+            .collect();
+        for (b, m) in cover(blocks, n) {
+            self.take_from_block(BlockId(b), k, m, out);
+        }
+    }
+
+    /// `n` nodes of block `b` with at least `k` available, best fit first
+    /// (nodes with the fewest available accelerators), so whole nodes stay whole.
+    fn take_from_block(&self, b: BlockId, k: u8, n: u32, out: &mut Vec<NodeId>) {
+        let mut need = n as usize;
+        for f in k as usize..K {
+            for &node in &self.buckets[b.idx()][f] {
+                if need == 0 {
+                    return;
+                }
+                out.push(NodeId(node));
+                need -= 1;
+            }
+        }
+        debug_assert_eq!(need, 0, "block index promised more nodes than it has");
+    }
+
+    /// A placement on the given candidate nodes only (for short jobs that may
+    /// use nodes held for a reservation), honouring `max_scope`. Uses the
+    /// nodes' free accelerators whether or not they are held.
+    pub fn find_among(&self, topo: &Topology, cands: &[NodeId], t: TypeId, k: u8, n: u32, max_scope: Scope) -> Option<Vec<NodeId>> {
+        let ok = |c: &&NodeId| {
+            let st = &self.st[c.idx()];
+            st.up && !st.spare && st.free_count() >= k && topo.blocks[topo.nodes[c.idx()].block.idx()].accel_type == t
+        };
+        let fit: Vec<NodeId> = cands.iter().filter(ok).copied().collect();
+        if (fit.len() as u32) < n {
+            return None;
+        }
+        let key = |c: NodeId| match max_scope {
+            Scope::Block => topo.nodes[c.idx()].block.0,
+            Scope::Pod => topo.nodes[c.idx()].pod.0,
+            Scope::Site => 0,
+        };
+        // Candidates arrive grouped by domain (held lists are built in node order).
+        let mut start = 0;
+        while start < fit.len() {
+            let d = key(fit[start]);
+            let end = start + fit[start..].iter().take_while(|c| key(**c) == d).count();
+            if (end - start) as u32 >= n {
+                return Some(fit[start..start + n as usize].to_vec());
+            }
+            start = end;
+        }
+        None
+    }
+
+    /// Verify the index against the node states.
+    pub fn check(&self, topo: &Topology) -> Result<(), String> {
+        let mut block_ge = vec![[0u16; K]; topo.blocks.len()];
+        let mut pod_ge = vec![[0u32; K]; topo.pods.len() * self.ntypes];
+        let mut site_ge = vec![[0u32; K]; self.ntypes];
+        for (i, st) in self.st.iter().enumerate() {
+            let a = st.compute_avail();
+            if a != st.avail {
+                return Err(format!("node {i}: cached avail {} != {}", st.avail, a));
+            }
+            if st.free & !full_mask(topo.nodes[i].accels) != 0 {
+                return Err(format!("node {i}: free mask beyond capacity"));
+            }
+            let node = &topo.nodes[i];
+            let t = topo.blocks[node.block.idx()].accel_type.idx();
+            for k in 1..=a as usize {
+                block_ge[node.block.idx()][k] += 1;
+                pod_ge[node.pod.idx() * self.ntypes + t][k] += 1;
+                site_ge[t][k] += 1;
+            }
+            if a > 0 && self.buckets[node.block.idx()][a as usize].get(st.bucket_pos as usize) != Some(&(i as u32)) {
+                return Err(format!("node {i}: not in bucket {a}"));
+            }
+        }
+        if block_ge != self.block_ge || pod_ge != self.pod_ge || site_ge != self.site_ge {
+            return Err("index counts disagree with node states".into());
+        }
+        for t in 0..self.ntypes {
+            for k in 1..K {
+                let want: BTreeSet<(u16, u32)> = topo
+                    .blocks
+                    .iter()
+                    .enumerate()
+                    .filter(|(b, blk)| blk.accel_type.idx() == t && block_ge[*b][k] > 0)
+                    .map(|(b, _)| (block_ge[b][k], b as u32))
+                    .collect();
+                if want != self.block_sets[t][k] {
+                    return Err(format!("block set for type {t}, k {k} is stale"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn full_mask(accels: u8) -> u16 {
+    if accels >= 16 {
+        u16::MAX
+    } else {
+        (1u16 << accels) - 1
+    }
+}
+
+/// Cover `need` with the fewest domains: take the largest while none fits
+/// the remainder alone, then the smallest that does (best fit).
+/// `domains` are (available count, id); the result is (id, how many).
+fn cover(mut domains: Vec<(u32, u32)>, mut need: u32) -> Vec<(u32, u32)> {
+    domains.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut out = Vec::new();
+    let mut i = 0;
+    while need > 0 && i < domains.len() {
+        // The smallest domain (from i on) that alone covers the rest.
+        let fits = domains[i..].iter().rposition(|d| d.0 >= need);
+        if let Some(j) = fits {
+            out.push((domains[i + j].1, need));
+            return out;
+        }
+        out.push((domains[i].1, domains[i].0));
+        need -= domains[i].0;
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::Regular;
+
+    fn topo() -> Topology {
+        Regular {
+            name: "t".into(),
+            accel_type: "gpu".into(),
+            blocks: 4,
+            blocks_per_pod: 2,
+            nodes_per_block: 4,
+            accels_per_node: 8,
+            last_block_nodes: 0,
+        }
+        .build()
+    }
+
+    #[test]
+    fn cover_prefers_fewest_domains_then_best_fit() {
+        assert_eq!(cover(vec![(4, 0), (2, 1), (3, 2)], 3), vec![(2, 3)]);
+        assert_eq!(cover(vec![(4, 0), (2, 1), (3, 2)], 6), vec![(0, 4), (1, 2)]);
+        assert_eq!(cover(vec![(1, 0), (1, 1)], 2), vec![(0, 1), (1, 1)]);
+    }
+
+    #[test]
+    fn gangs_go_to_the_tightest_domain() {
+        let t = topo();
+        let mut pool = Pool::new(&t, 0);
+        let gpu = TypeId(0);
+        // Make block 1 partly used so it is the best fit for 2 nodes.
+        for n in [4, 5] {
+            pool.take(&t, NodeId(n), 8, 0);
+        }
+        let (nodes, scope) = pool.find(&t, gpu, 8, 2, Scope::Site).unwrap();
+        assert_eq!(scope, Scope::Block);
+        assert!(nodes.iter().all(|n| t.nodes[n.idx()].block == BlockId(1)), "{nodes:?}");
+        // 6 nodes fit in pod 1 (blocks 2, 3 are whole) but not in pod 0.
+        let (nodes, scope) = pool.find(&t, gpu, 8, 6, Scope::Site).unwrap();
+        assert_eq!(scope, Scope::Pod);
+        assert!(nodes.iter().all(|n| t.nodes[n.idx()].pod == PodId(1)));
+        assert!(pool.find(&t, gpu, 8, 6, Scope::Block).is_none());
+        let (nodes, scope) = pool.find(&t, gpu, 8, 14, Scope::Site).unwrap();
+        assert_eq!((nodes.len(), scope), (14, Scope::Site));
+        assert!(pool.find(&t, gpu, 8, 15, Scope::Site).is_none());
+        pool.check(&t).unwrap();
+    }
+
+    #[test]
+    fn small_jobs_fill_partial_nodes_first() {
+        let t = topo();
+        let mut pool = Pool::new(&t, 1);
+        let gpu = TypeId(0);
+        pool.take(&t, NodeId(0), 6, 0);
+        let (nodes, _) = pool.find(&t, gpu, 2, 1, Scope::Site).unwrap();
+        assert_eq!(nodes, vec![NodeId(0)]);
+        // Spares (the last node of each block) are never offered.
+        assert_eq!(pool.site_nodes_ge(gpu, 1), 12);
+        assert_eq!(pool.avail(NodeId(3)), 0);
+        pool.check(&t).unwrap();
+    }
+}

@@ -1,0 +1,182 @@
+//! Read-only questions about the scheduler's state, and the invariant check
+//! the property tests run after every event.
+
+use super::pool::full_mask;
+use super::*;
+
+impl Scheduler {
+    pub fn job(&self, id: JobId) -> Option<JobView<'_>> {
+        let slot = *self.by_id.get(&id)?;
+        let job = self.jobs[slot as usize].as_ref()?;
+        Some(JobView {
+            spec: &job.spec,
+            state: job.state,
+            submitted: job.submit,
+            started: job.start,
+            slots: &job.slots,
+            progress: job.progress,
+            reason: (job.state == JobState::Pending).then(|| self.reason_of(job)),
+        })
+    }
+
+    fn reason_of(&self, job: &Job) -> Reason {
+        if job.awaiting.is_some() || job.reason_cycle >= self.cycle {
+            job.reason.clone()
+        } else {
+            Reason::NotReached(self.report.stop.unwrap_or(Stop::Exhausted))
+        }
+    }
+
+    /// Why a pending job is waiting, for people. None if it is not pending.
+    pub fn explain(&self, id: JobId) -> Option<String> {
+        let view = self.job(id)?;
+        view.reason.map(|r| r.describe(self.now, &self.ents))
+    }
+
+    /// Ids of all jobs the core knows (pending, running, preempting).
+    pub fn job_ids(&self) -> impl Iterator<Item = JobId> + '_ {
+        self.jobs.iter().flatten().map(|j| j.spec.id)
+    }
+
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    pub fn node_is_up(&self, n: NodeId) -> bool {
+        self.pool.st[n.idx()].up
+    }
+
+    pub fn node_is_spare(&self, n: NodeId) -> bool {
+        self.pool.st[n.idx()].spare
+    }
+
+    /// Free accelerators on a node (whether or not it is schedulable).
+    pub fn node_free(&self, n: NodeId) -> u32 {
+        self.pool.st[n.idx()].free.count_ones()
+    }
+
+    pub fn fragmentation(&self) -> Fragmentation {
+        // The smallest per-node request among pending jobs, per type.
+        let ntypes = self.topo.types.len();
+        let mut min_k = vec![u8::MAX; ntypes];
+        for job in self.jobs.iter().flatten().filter(|j| j.state == JobState::Pending) {
+            let min = job.spec.min_accels.unwrap_or(job.spec.accels);
+            for t in self.types_for(&job.spec) {
+                if let Some((k, _)) = self.shape(&job.spec, t, min) {
+                    min_k[t.idx()] = min_k[t.idx()].min(k);
+                }
+            }
+        }
+        let mut f = Fragmentation {
+            capacity: self.capacity,
+            ..Default::default()
+        };
+        for (i, st) in self.pool.st.iter().enumerate() {
+            if !st.up || st.spare {
+                continue;
+            }
+            let free = st.free_count();
+            f.free += free as u64;
+            let t = self.topo.blocks[self.topo.nodes[i].block.idx()].accel_type.idx();
+            if free > 0 && min_k[t] != u8::MAX && free < min_k[t] {
+                f.unusable += free as u64;
+            }
+        }
+        f
+    }
+
+    /// Check every internal invariant; Err names the first one broken.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.pool.check(&self.topo)?;
+        // Accelerators: each is free or held by exactly one job.
+        let mut used = vec![0u16; self.topo.nodes.len()];
+        let mut alloc = vec![0u64; self.ents.len()];
+        let mut pending = 0;
+        for (slot, job) in self.jobs.iter().enumerate() {
+            let Some(job) = job else { continue };
+            let id = job.spec.id;
+            if self.by_id.get(&id) != Some(&(slot as u32)) {
+                return Err(format!("job {id} is not indexed"));
+            }
+            match job.state {
+                JobState::Pending => {
+                    pending += 1;
+                    if !job.slots.is_empty() || job.accels != 0 {
+                        return Err(format!("pending job {id} holds accelerators"));
+                    }
+                    if !self.queues[job.spec.tenant.idx()].contains(&job.qkey) {
+                        return Err(format!("pending job {id} is not queued"));
+                    }
+                    let r = self.reason_of(job).describe(self.now, &self.ents);
+                    if r.is_empty() {
+                        return Err(format!("pending job {id} has no reason"));
+                    }
+                }
+                JobState::Running | JobState::Preempting => {
+                    let total: u32 = job.slots.iter().map(|s| s.accels()).sum();
+                    let min = job.spec.min_accels.unwrap_or(job.spec.accels);
+                    if total != job.accels || total < min || total > job.spec.accels {
+                        return Err(format!("job {id}: {total} accelerators allocated, asked {min}..={}", job.spec.accels));
+                    }
+                    if !self.by_end.contains(&(job.end_bound, slot as u32)) {
+                        return Err(format!("running job {id} is not in the end index"));
+                    }
+                    let scope = job.spec.constraint.required_scope();
+                    let first = self.topo.nodes[job.slots[0].node.idx()].clone();
+                    for s in &job.slots {
+                        let node = &self.topo.nodes[s.node.idx()];
+                        let i = s.node.idx();
+                        if used[i] & s.mask != 0 {
+                            return Err(format!("an accelerator of node {} is allocated twice", s.node));
+                        }
+                        used[i] |= s.mask;
+                        if !self.pool.st[i].jobs.contains(&(slot as u32)) {
+                            return Err(format!("node {} does not list job {id}", s.node));
+                        }
+                        let ok = match scope {
+                            Scope::Block => node.block == first.block,
+                            Scope::Pod => node.pod == first.pod,
+                            Scope::Site => true,
+                        };
+                        if !ok {
+                            return Err(format!("job {id} breaks its required {} constraint", scope.name()));
+                        }
+                        if let Some(t) = job.spec.accel_type {
+                            if self.topo.blocks[node.block.idx()].accel_type != t {
+                                return Err(format!("job {id} runs on the wrong accelerator type"));
+                            }
+                        }
+                    }
+                    for t in self.ents.path_up(job.spec.tenant) {
+                        alloc[t.idx()] += total as u64;
+                    }
+                    alloc[ROOT.idx()] += total as u64;
+                }
+                s => return Err(format!("job {id} is {s} but still stored")),
+            }
+        }
+        for (i, st) in self.pool.st.iter().enumerate() {
+            let cap = full_mask(self.topo.nodes[i].accels);
+            if st.free | used[i] != cap || st.free & used[i] != 0 {
+                return Err(format!("node {i}: free and allocated accelerators disagree"));
+            }
+            if st.held {
+                return Err(format!("node {i} is still held after the cycle"));
+            }
+        }
+        if alloc != self.fair.alloc {
+            return Err("fair-share allocations disagree with running jobs".into());
+        }
+        if pending != self.pending || self.queues.iter().map(|q| q.len()).sum::<usize>() != pending {
+            return Err("pending counts disagree".into());
+        }
+        let cap: u64 = (0..self.topo.nodes.len())
+            .filter(|&i| self.pool.st[i].up && !self.pool.st[i].spare)
+            .map(|i| self.topo.nodes[i].accels as u64)
+            .sum();
+        if cap != self.capacity {
+            return Err(format!("capacity {} != {cap}", self.capacity));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,92 @@
+//! Why a pending job is pending, in words a person can act on.
+//!
+//! Reasons are small values recorded during the cycle; the text is rendered
+//! only when someone asks, so a 100,000-job queue costs no string work.
+
+use crate::ids::{human_duration, thousands, JobId, TenantId, Time};
+use crate::job::Scope;
+use crate::tenancy::Entitlements;
+
+/// Why the last cycle stopped before looking at every pending job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Every job was looked at.
+    Exhausted,
+    /// Nothing more could start: no free accelerator and no preemption left.
+    Full,
+    /// The backfill scan reached its configured depth.
+    ScanLimit,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reason {
+    /// Submitted since the last cycle.
+    New,
+    /// No room in any allowed domain right now.
+    Resources { accels: u32, scope: Scope, required: bool },
+    /// At the head of the queue: nodes are held for it.
+    Reserved { accels: u32, scope: Scope, start: Time },
+    /// Would fit only on nodes held for a reserved job and runs too long to
+    /// finish before that job starts.
+    BehindReservation { accels: u32, reserved: JobId, start: Time },
+    /// A tenant on the job's path is at its borrowing limit.
+    BorrowLimit { tenant: TenantId, used: u64, limit: u64 },
+    /// Idle capacity is kept for a tenant by its lending limit.
+    KeptForLender { tenant: TenantId, kept: u64 },
+    /// Lower-class work is checkpointing to make room for this job.
+    AwaitingPreemption { victims: u32, until: Time },
+    /// The cycle stopped before reaching this job.
+    NotReached(Stop),
+}
+
+impl Reason {
+    pub fn describe(&self, now: Time, ents: &Entitlements) -> String {
+        let within = |scope: Scope, required: bool| match (scope, required) {
+            (Scope::Site, _) => "anywhere on the site".to_string(),
+            (s, true) => format!("in one {}", s.name()),
+            (s, false) => format!("(preferably in one {})", s.name()),
+        };
+        let name = |t: &TenantId| ents.get(*t).path.clone();
+        match self {
+            Reason::New => "submitted; waiting for the next scheduling cycle".into(),
+            Reason::Resources { accels, scope, required } => format!(
+                "needs {} accelerators {}; not enough are free",
+                thousands(*accels as u64),
+                within(*scope, *required)
+            ),
+            Reason::Reserved { accels, scope, start } => format!(
+                "needs {} accelerators {}; reserved to start in {}",
+                thousands(*accels as u64),
+                within(*scope, true),
+                human_duration(start.saturating_sub(now))
+            ),
+            Reason::BehindReservation { accels, reserved, start } => format!(
+                "needs {} accelerators; the free ones are held for job {reserved}, which starts in {}, and this job's time limit is too long to backfill",
+                thousands(*accels as u64),
+                human_duration(start.saturating_sub(now))
+            ),
+            Reason::BorrowLimit { tenant, used, limit } => format!(
+                "{} is at its borrowing limit ({} of {} accelerators)",
+                name(tenant),
+                thousands(*used),
+                thousands(*limit)
+            ),
+            Reason::KeptForLender { tenant, kept } => format!(
+                "the idle capacity is kept for {} by its lending limit ({} accelerators)",
+                name(tenant),
+                thousands(*kept)
+            ),
+            Reason::AwaitingPreemption { victims, until } => format!(
+                "preempting {victims} lower-priority job(s); they checkpoint and leave within {}",
+                human_duration(until.saturating_sub(now))
+            ),
+            Reason::NotReached(Stop::Full) => {
+                "waiting behind higher-priority jobs; the site is full".into()
+            }
+            Reason::NotReached(Stop::ScanLimit) => {
+                "waiting behind higher-priority jobs; beyond this cycle's backfill depth".into()
+            }
+            Reason::NotReached(Stop::Exhausted) => "waiting behind higher-priority jobs".into(),
+        }
+    }
+}

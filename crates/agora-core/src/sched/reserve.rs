@@ -1,0 +1,114 @@
+//! Reservations for blocked jobs (the "shadow" of EASY backfill).
+//!
+//! Walk running jobs by the latest time they can end (start + time limit,
+//! or the end of a grace period), adding their accelerators back to a
+//! scratch copy of availability, until the blocked gang fits in one allowed
+//! domain. That end time is the reservation's start. The nodes it will use
+//! that are free now are *held* for the rest of the cycle, so only jobs that
+//! finish before the start may use them. Nodes held by an earlier
+//! reservation are never counted for a later one.
+
+use super::*;
+
+pub(crate) struct Reservation {
+    pub job: u32,
+    pub start: Time,
+    /// Nodes of the planned placement that were free now and are held.
+    pub held: Vec<NodeId>,
+}
+
+#[derive(Clone, Copy)]
+enum Domain {
+    Block(u32),
+    Pod(u32),
+    Site,
+}
+
+impl Scheduler {
+    pub(super) fn reserve(&mut self, slot: u32, t: TypeId, k: u8, n: u32, max_scope: Scope) -> Option<Reservation> {
+        let topo = &self.topo;
+        let pool = &self.pool;
+        let extra = &mut self.scratch;
+        let mut touched: Vec<u32> = Vec::new();
+        let mut block_cnt: HashMap<u32, u32> = HashMap::new();
+        let mut pod_cnt: HashMap<u32, u32> = HashMap::new();
+        let mut site_cnt = pool.site_nodes_ge(t, k);
+        let mut found = None;
+        'walk: for &(end, j) in &self.by_end {
+            let job = self.jobs[j as usize].as_ref().expect("running job exists");
+            for s in &job.slots {
+                let node = &topo.nodes[s.node.idx()];
+                let st = &pool.st[s.node.idx()];
+                if !st.up || st.spare || st.held || topo.blocks[node.block.idx()].accel_type != t {
+                    continue;
+                }
+                let i = s.node.idx();
+                if extra[i] == 0 {
+                    touched.push(i as u32);
+                }
+                let before = pool.avail(s.node) + extra[i];
+                extra[i] += s.mask.count_ones() as u8;
+                if before >= k || before + (s.mask.count_ones() as u8) < k {
+                    continue;
+                }
+                let (b, p) = (node.block.0, node.pod.0);
+                let bc = block_cnt.entry(b).or_insert_with(|| pool.block_nodes_ge(node.block, k) as u32);
+                *bc += 1;
+                let pc = pod_cnt.entry(p).or_insert_with(|| pool.pod_nodes_ge(node.pod, t, k));
+                *pc += 1;
+                site_cnt += 1;
+                if *bc >= n {
+                    found = Some((end, Domain::Block(b)));
+                } else if max_scope >= Scope::Pod && *pc >= n {
+                    found = Some((end, Domain::Pod(p)));
+                } else if max_scope == Scope::Site && site_cnt >= n {
+                    found = Some((end, Domain::Site));
+                }
+                if found.is_some() {
+                    break 'walk;
+                }
+            }
+        }
+        let result = found.map(|(end, domain)| {
+            let range = match domain {
+                Domain::Block(b) => topo.blocks[b as usize].nodes.clone(),
+                Domain::Pod(p) => topo.pods[p as usize].nodes.clone(),
+                Domain::Site => 0..topo.nodes.len() as u32,
+            };
+            // Nodes busy now first, so that as few free nodes as possible are held.
+            let mut busy = Vec::new();
+            let mut free = Vec::new();
+            for i in range {
+                let st = &pool.st[i as usize];
+                if !st.up || st.spare || st.held || topo.blocks[topo.nodes[i as usize].block.idx()].accel_type != t {
+                    continue;
+                }
+                let now_avail = pool.avail(NodeId(i));
+                if now_avail + extra[i as usize] < k {
+                    continue;
+                }
+                if now_avail >= k {
+                    free.push(NodeId(i));
+                } else {
+                    busy.push(NodeId(i));
+                }
+            }
+            let take_busy = busy.len().min(n as usize);
+            busy.truncate(take_busy);
+            busy.extend(free.into_iter().take(n as usize - take_busy));
+            // Hold every chosen node with anything free, so that no backfill
+            // job shrinks what the reservation counted on.
+            let held: Vec<NodeId> = busy.into_iter().filter(|&c| pool.avail(c) > 0).collect();
+            (end.max(self.now), held)
+        });
+        for i in touched {
+            extra[i as usize] = 0;
+        }
+        let (start, held) = result?;
+        for &node in &held {
+            self.pool.st[node.idx()].held = true;
+            self.pool.refresh(&self.topo, node);
+        }
+        Some(Reservation { job: slot, start, held })
+    }
+}
