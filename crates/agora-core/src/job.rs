@@ -135,11 +135,17 @@ impl JobSpec {
         self
     }
     pub fn within(mut self, scope: Scope) -> Self {
-        self.constraint = Constraint { scope, required: true };
+        self.constraint = Constraint {
+            scope,
+            required: true,
+        };
         self
     }
     pub fn prefer(mut self, scope: Scope) -> Self {
-        self.constraint = Constraint { scope, required: false };
+        self.constraint = Constraint {
+            scope,
+            required: false,
+        };
         self
     }
     pub fn time_limit(mut self, s: Secs) -> Self {

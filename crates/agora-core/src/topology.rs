@@ -107,10 +107,16 @@ impl Topology {
                 return Err(err(format!("{pf}.name"), "must not be empty"));
             }
             if !pod_names.insert(pod.name.clone()) {
-                return Err(err(format!("{pf}.name"), format!("pod `{}` is defined twice", pod.name)));
+                return Err(err(
+                    format!("{pf}.name"),
+                    format!("pod `{}` is defined twice", pod.name),
+                ));
             }
             if pod.blocks.is_empty() {
-                return Err(err(format!("{pf}.blocks"), format!("pod `{}` has no blocks", pod.name)));
+                return Err(err(
+                    format!("{pf}.blocks"),
+                    format!("pod `{}` has no blocks", pod.name),
+                ));
             }
             let block_start = blocks.len() as u32;
             let pod_node_start = nodes.len() as u32;
@@ -120,13 +126,19 @@ impl Topology {
                     return Err(err(format!("{bf}.name"), "must not be empty"));
                 }
                 if !block_names.insert(block.name.clone()) {
-                    return Err(err(format!("{bf}.name"), format!("block `{}` is defined twice", block.name)));
+                    return Err(err(
+                        format!("{bf}.name"),
+                        format!("block `{}` is defined twice", block.name),
+                    ));
                 }
                 if block.accel_type.is_empty() {
                     return Err(err(format!("{bf}.accel_type"), "must not be empty"));
                 }
                 if block.nodes.is_empty() {
-                    return Err(err(format!("{bf}.nodes"), format!("block `{}` has no nodes", block.name)));
+                    return Err(err(
+                        format!("{bf}.nodes"),
+                        format!("block `{}` has no nodes", block.name),
+                    ));
                 }
                 let t = match types.iter().position(|t| *t == block.accel_type) {
                     Some(t) => t,
@@ -149,7 +161,10 @@ impl Topology {
                         ));
                     }
                     if !node_names.insert(node.name.clone()) {
-                        return Err(err(format!("{nf}.name"), format!("node `{}` is defined twice", node.name)));
+                        return Err(err(
+                            format!("{nf}.name"),
+                            format!("node `{}` is defined twice", node.name),
+                        ));
                     }
                     nodes.push(Node {
                         name: node.name,
@@ -185,7 +200,10 @@ impl Topology {
     }
 
     pub fn type_id(&self, name: &str) -> Option<TypeId> {
-        self.types.iter().position(|t| t == name).map(|t| TypeId(t as u32))
+        self.types
+            .iter()
+            .position(|t| t == name)
+            .map(|t| TypeId(t as u32))
     }
 
     pub fn node(&self, id: NodeId) -> &Node {
@@ -193,7 +211,10 @@ impl Topology {
     }
 
     pub fn node_by_name(&self, name: &str) -> Option<NodeId> {
-        self.nodes.iter().position(|n| n.name == name).map(|i| NodeId(i as u32))
+        self.nodes
+            .iter()
+            .position(|n| n.name == name)
+            .map(|i| NodeId(i as u32))
     }
 
     pub fn block_nodes(&self, b: BlockId) -> impl Iterator<Item = NodeId> {
@@ -319,7 +340,10 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         let e = Topology::new(one_node(0)).unwrap_err();
-        assert_eq!(e.to_string(), "pods[0].blocks[0].nodes[0].accelerators: 0 is out of range 1..=16");
+        assert_eq!(
+            e.to_string(),
+            "pods[0].blocks[0].nodes[0].accelerators: 0 is out of range 1..=16"
+        );
         let e = Topology::new(one_node(17)).unwrap_err();
         assert_eq!(e.field, "pods[0].blocks[0].nodes[0].accelerators");
         let mut s = one_node(8);

@@ -1,14 +1,14 @@
 //! One scheduling cycle.
 //!
-//! 1. advance   — decay fair-share usage to `now`; take back the accelerators
-//!                of preempted jobs whose grace period ended, and requeue them.
-//! 2. snapshot  — nominal entitlements at the current capacity.
-//! 3. claim     — jobs whose preemption victims have left try first.
-//! 4. iterate   — walk pending jobs in fair-share order; for each: quota,
-//!                then placement; a job that does not fit may preempt
-//!                lower-class work, or get a reservation (EASY: the first
-//!                one), after which later jobs only backfill.
-//! 5. release   — drop this cycle's holds and record the report.
+//! 1. advance: decay fair-share usage to `now`; take back the accelerators
+//!    of preempted jobs whose grace period ended, and requeue them.
+//! 2. snapshot: nominal entitlements at the current capacity.
+//! 3. claim: jobs whose preemption victims have left try first.
+//! 4. iterate: walk pending jobs in fair-share order; for each: quota,
+//!    then placement; a job that does not fit may preempt lower-class work,
+//!    or get a reservation (EASY: the first one), after which later jobs
+//!    only backfill.
+//! 5. release: drop this cycle's holds and record the report.
 //!
 //! Holds are the only state a cycle leaves on nodes temporarily; all other
 //! changes (starts, preemptions) are committed as they are decided, in the
@@ -52,7 +52,11 @@ impl Scheduler {
             if until > now {
                 break;
             }
-            self.jobs[slot as usize].as_mut().expect("job exists").progress.preemptions += 1;
+            self.jobs[slot as usize]
+                .as_mut()
+                .expect("job exists")
+                .progress
+                .preemptions += 1;
             self.requeue(slot, RequeueCause::Preempted, out);
         }
 
@@ -61,7 +65,11 @@ impl Scheduler {
         let mut ctx = Ctx {
             reservations: Vec::new(),
             failed: HashMap::new(),
-            preempt_budget: if self.cfg.preemption { self.cfg.max_preemptions_per_cycle } else { 0 },
+            preempt_budget: if self.cfg.preemption {
+                self.cfg.max_preemptions_per_cycle
+            } else {
+                0
+            },
             held_free: 0,
             scanned_after_reservation: 0,
         };
@@ -69,7 +77,9 @@ impl Scheduler {
         // 3. claim
         let mut waiting = Vec::new();
         for slot in std::mem::take(&mut self.claimants) {
-            let Some(job) = self.jobs[slot as usize].as_mut() else { continue };
+            let Some(job) = self.jobs[slot as usize].as_mut() else {
+                continue;
+            };
             match job.awaiting {
                 Some(until) if until <= now && job.state == JobState::Pending => {
                     job.awaiting = None;
@@ -88,16 +98,22 @@ impl Scheduler {
         for leaf in 0..self.queues.len() {
             self.cursor[leaf] = None;
             if !self.queues[leaf].is_empty() {
-                self.picker.activate(&self.ents, &self.fair, TenantId(leaf as u32));
+                self.picker
+                    .activate(&self.ents, &self.fair, TenantId(leaf as u32));
             }
         }
         let stop = loop {
-            let Some(leaf) = self.picker.pick(&self.ents) else { break Stop::Exhausted };
+            let Some(leaf) = self.picker.pick(&self.ents) else {
+                break Stop::Exhausted;
+            };
             let from = match self.cursor[leaf.idx()] {
                 Some(k) => Bound::Excluded(k),
                 None => Bound::Unbounded,
             };
-            let Some(&key) = self.queues[leaf.idx()].range((from, Bound::Unbounded)).next() else {
+            let Some(&key) = self.queues[leaf.idx()]
+                .range((from, Bound::Unbounded))
+                .next()
+            else {
                 self.picker.deactivate(&self.ents, leaf);
                 continue;
             };
@@ -110,7 +126,10 @@ impl Scheduler {
                     break Stop::ScanLimit;
                 }
             }
-            if self.jobs[slot as usize].as_ref().is_some_and(|j| j.awaiting.is_some()) {
+            if self.jobs[slot as usize]
+                .as_ref()
+                .is_some_and(|j| j.awaiting.is_some())
+            {
                 continue;
             }
             match self.attempt(slot, &mut ctx, true, out) {
@@ -133,7 +152,10 @@ impl Scheduler {
                 self.pool.st[n.idx()].held = false;
                 self.pool.refresh(&self.topo, n);
             }
-            report.reservations.push((self.jobs[r.job as usize].as_ref().expect("job").spec.id, r.start));
+            report.reservations.push((
+                self.jobs[r.job as usize].as_ref().expect("job").spec.id,
+                r.start,
+            ));
         }
         report.preempted = out[decisions_before..]
             .iter()
@@ -145,7 +167,8 @@ impl Scheduler {
 
     /// True when no pending job can start or preempt in this cycle.
     fn nothing_more_fits(&self, ctx: &Ctx) -> bool {
-        let free = (0..self.topo.types.len() as u32).any(|t| self.pool.site_nodes_ge(TypeId(t), 1) > 0);
+        let free =
+            (0..self.topo.types.len() as u32).any(|t| self.pool.site_nodes_ge(TypeId(t), 1) > 0);
         !free && ctx.held_free == 0 && (ctx.preempt_budget == 0 || self.by_end.is_empty())
     }
 
@@ -161,7 +184,11 @@ impl Scheduler {
                 let r = limit.saturating_sub(used);
                 if r < room {
                     room = r;
-                    why = Some(Reason::BorrowLimit { tenant: t, used, limit });
+                    why = Some(Reason::BorrowLimit {
+                        tenant: t,
+                        used,
+                        limit,
+                    });
                 }
             }
         }
@@ -174,7 +201,8 @@ impl Scheduler {
                     continue;
                 }
                 let lend = self.ents.get(l).lend_limit.unwrap_or(u64::MAX) as f64;
-                let k = (self.fair.nominal[l.idx()] - lend - self.fair.alloc[l.idx()] as f64).max(0.0) as u64;
+                let k = (self.fair.nominal[l.idx()] - lend - self.fair.alloc[l.idx()] as f64)
+                    .max(0.0) as u64;
                 kept += k;
                 if k > biggest.0 {
                     biggest = (k, l);
@@ -194,7 +222,13 @@ impl Scheduler {
 
     /// Try to start one pending job; on failure, maybe preempt or reserve.
     /// `scan` is false for claimants (they neither preempt nor reserve).
-    fn attempt(&mut self, slot: u32, ctx: &mut Ctx, scan: bool, out: &mut Vec<Decision>) -> Outcome {
+    fn attempt(
+        &mut self,
+        slot: u32,
+        ctx: &mut Ctx,
+        scan: bool,
+        out: &mut Vec<Decision>,
+    ) -> Outcome {
         let job = self.jobs[slot as usize].as_ref().expect("job exists");
         let spec = job.spec.clone();
         let leaf = spec.tenant;
@@ -209,14 +243,22 @@ impl Scheduler {
         // Placement on free, unheld nodes: tightest domain first.
         let types: Vec<TypeId> = self.types_for(&spec).collect();
         for &t in &types {
-            let Some((k, n_max)) = self.shape(&spec, t, target) else { continue };
+            let Some((k, n_max)) = self.shape(&spec, t, target) else {
+                continue;
+            };
             let n_min = min.div_ceil(k as u32);
             let key = (t.0, k, max_scope);
             let known_bad = ctx.failed.get(&key).copied().unwrap_or(u32::MAX);
             if n_min >= known_bad {
                 continue;
             }
-            let mut found = if n_max < known_bad { self.pool.find(&self.topo, t, k, n_max, max_scope).map(|(v, s)| (v, s, target)) } else { None };
+            let mut found = if n_max < known_bad {
+                self.pool
+                    .find(&self.topo, t, k, n_max, max_scope)
+                    .map(|(v, s)| (v, s, target))
+            } else {
+                None
+            };
             if found.is_none() && n_min < n_max {
                 // Elastic: the largest gang that fits (fit is monotone in size).
                 let (mut lo, mut hi) = (n_min, n_max.min(known_bad) - 1);
@@ -255,12 +297,23 @@ impl Scheduler {
                 continue;
             }
             for &t in &types {
-                let Some((k, n)) = self.shape(&spec, t, min) else { continue };
-                if let Some(nodes) = self.pool.find_among(&self.topo, &ctx.reservations[r].held, t, k, n, max_scope) {
+                let Some((k, n)) = self.shape(&spec, t, min) else {
+                    continue;
+                };
+                if let Some(nodes) =
+                    self.pool
+                        .find_among(&self.topo, &ctx.reservations[r].held, t, k, n, max_scope)
+                {
                     let total = min;
-                    let before: u64 = nodes.iter().map(|n| self.pool.st[n.idx()].free_count() as u64).sum();
+                    let before: u64 = nodes
+                        .iter()
+                        .map(|n| self.pool.st[n.idx()].free_count() as u64)
+                        .sum();
                     self.start(slot, k, &nodes, total, Scope::Site, true, out);
-                    let after: u64 = nodes.iter().map(|n| self.pool.st[n.idx()].free_count() as u64).sum();
+                    let after: u64 = nodes
+                        .iter()
+                        .map(|n| self.pool.st[n.idx()].free_count() as u64)
+                        .sum();
                     ctx.held_free -= before - after;
                     return Outcome::Started;
                 }
@@ -275,10 +328,15 @@ impl Scheduler {
         }
 
         // Preemption: an entitled job may reclaim from lower classes.
-        if ctx.preempt_budget > 0 && spec.class > PriorityClass::Opportunistic && self.fair.entitled(&self.ents, leaf, min as u64) {
+        if ctx.preempt_budget > 0
+            && spec.class > PriorityClass::Opportunistic
+            && self.fair.entitled(&self.ents, leaf, min as u64)
+        {
             ctx.preempt_budget -= 1;
             for &t in &types {
-                let Some((k, n)) = self.shape(&spec, t, min) else { continue };
+                let Some((k, n)) = self.shape(&spec, t, min) else {
+                    continue;
+                };
                 if let Some((victims, until)) = self.preempt_for(slot, t, k, n, max_scope, out) {
                     let job = self.jobs[slot as usize].as_mut().expect("job exists");
                     job.awaiting = Some(until);
@@ -306,7 +364,9 @@ impl Scheduler {
         }
         if ctx.reservations.len() < max_res {
             for &t in &types {
-                let Some((k, n)) = self.shape(&spec, t, min) else { continue };
+                let Some((k, n)) = self.shape(&spec, t, min) else {
+                    continue;
+                };
                 if let Some(r) = self.reserve(slot, t, k, n, max_scope) {
                     let start = r.start;
                     for &node in &r.held {
@@ -329,7 +389,16 @@ impl Scheduler {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn start(&mut self, slot: u32, k: u8, nodes: &[NodeId], total: u32, scope: Scope, backfilled: bool, out: &mut Vec<Decision>) {
+    fn start(
+        &mut self,
+        slot: u32,
+        k: u8,
+        nodes: &[NodeId],
+        total: u32,
+        scope: Scope,
+        backfilled: bool,
+        out: &mut Vec<Decision>,
+    ) {
         let mut slots: Vec<Slot> = Vec::with_capacity(nodes.len());
         let mut left = total;
         for &n in nodes {
@@ -347,7 +416,13 @@ impl Scheduler {
         job.accels = total;
         job.slots = slots.clone();
         job.awaiting = None;
-        let (tenant, qkey, id, end, resume_from) = (job.spec.tenant, job.qkey, job.spec.id, job.end_bound, job.progress.saved);
+        let (tenant, qkey, id, end, resume_from) = (
+            job.spec.tenant,
+            job.qkey,
+            job.spec.id,
+            job.end_bound,
+            job.progress.saved,
+        );
         self.queues[tenant.idx()].remove(&qkey);
         self.pending -= 1;
         self.by_end.insert((end, slot));

@@ -84,13 +84,15 @@ impl Fair {
 
     /// Is any tenant on the path above its nominal entitlement?
     pub fn over_nominal(&self, ents: &Entitlements, leaf: TenantId) -> bool {
-        ents.path_up(leaf).any(|t| self.alloc[t.idx()] as f64 > self.nominal[t.idx()] + 1e-9)
+        ents.path_up(leaf)
+            .any(|t| self.alloc[t.idx()] as f64 > self.nominal[t.idx()] + 1e-9)
     }
 
     /// Would admitting `accels` more keep every tenant on the path within
     /// its nominal entitlement?
     pub fn entitled(&self, ents: &Entitlements, leaf: TenantId, accels: u64) -> bool {
-        ents.path_up(leaf).all(|t| (self.alloc[t.idx()] + accels) as f64 <= self.nominal[t.idx()] + 1e-9)
+        ents.path_up(leaf)
+            .all(|t| (self.alloc[t.idx()] + accels) as f64 <= self.nominal[t.idx()] + 1e-9)
     }
 }
 
@@ -131,7 +133,9 @@ impl Picker {
     /// Remove a leaf whose queue is exhausted for this cycle.
     pub fn deactivate(&mut self, ents: &Entitlements, mut t: TenantId) {
         while t != ROOT {
-            let Some(k) = self.filed[t.idx()].take() else { return };
+            let Some(k) = self.filed[t.idx()].take() else {
+                return;
+            };
             let parent = ents.get(t).parent.unwrap_or(ROOT);
             self.active[parent.idx()].remove(&(k, t.0));
             if !self.active[parent.idx()].is_empty() {
@@ -144,7 +148,9 @@ impl Picker {
     /// Re-file a leaf's path after its allocation changed.
     pub fn rekey(&mut self, ents: &Entitlements, fair: &Fair, leaf: TenantId) {
         for t in ents.path_up(leaf) {
-            let Some(old) = self.filed[t.idx()] else { continue };
+            let Some(old) = self.filed[t.idx()] else {
+                continue;
+            };
             let new = fair.key(ents, t);
             if new != old {
                 let parent = ents.get(t).parent.unwrap_or(ROOT);
@@ -175,8 +181,12 @@ mod tests {
 
     fn ents() -> Entitlements {
         Entitlements::new(vec![
-            TenantSpec::new("a", "funder", 1.0).child(TenantSpec::new("a1", "project", 1.0)).child(TenantSpec::new("a2", "project", 1.0)),
-            TenantSpec::new("b", "funder", 1.0).floor(10).child(TenantSpec::new("b1", "project", 1.0)),
+            TenantSpec::new("a", "funder", 1.0)
+                .child(TenantSpec::new("a1", "project", 1.0))
+                .child(TenantSpec::new("a2", "project", 1.0)),
+            TenantSpec::new("b", "funder", 1.0)
+                .floor(10)
+                .child(TenantSpec::new("b1", "project", 1.0)),
         ])
         .unwrap()
     }

@@ -140,7 +140,11 @@ pub enum SchedError {
     #[error("job {job}: {reason}")]
     InvalidJob { job: JobId, reason: String },
     #[error("job {job} is {state}; {what}")]
-    WrongState { job: JobId, state: JobState, what: &'static str },
+    WrongState {
+        job: JobId,
+        state: JobState,
+        what: &'static str,
+    },
     #[error("node {node} is already {state}")]
     NodeState { node: NodeId, state: &'static str },
     #[error("time went backwards: {now} < {last}")]
@@ -365,9 +369,17 @@ impl Scheduler {
 
     /// Handle one event at time `now` (non-decreasing), appending decisions
     /// to `out`. On error nothing has changed.
-    pub fn handle(&mut self, now: Time, event: Event, out: &mut Vec<Decision>) -> Result<(), SchedError> {
+    pub fn handle(
+        &mut self,
+        now: Time,
+        event: Event,
+        out: &mut Vec<Decision>,
+    ) -> Result<(), SchedError> {
         if now < self.now {
-            return Err(SchedError::TimeWentBack { now, last: self.now });
+            return Err(SchedError::TimeWentBack {
+                now,
+                last: self.now,
+            });
         }
         self.now = now;
         match event {
@@ -422,20 +434,34 @@ impl Scheduler {
     }
 
     fn validate(&self, s: &JobSpec) -> Result<(), SchedError> {
-        let bad = |r: String| Err(SchedError::InvalidJob { job: s.id, reason: r });
+        let bad = |r: String| {
+            Err(SchedError::InvalidJob {
+                job: s.id,
+                reason: r,
+            })
+        };
         if !self.ents.is_leaf(s.tenant) {
-            return bad(format!("tenant {} is not a project (a leaf of the entitlement tree)", s.tenant));
+            return bad(format!(
+                "tenant {} is not a project (a leaf of the entitlement tree)",
+                s.tenant
+            ));
         }
         if s.accels == 0 {
             return bad("asks for 0 accelerators".into());
         }
         if let Some(min) = s.min_accels {
             if min == 0 || min > s.accels {
-                return bad(format!("elastic range {min}..{} is empty or starts at 0", s.accels));
+                return bad(format!(
+                    "elastic range {min}..{} is empty or starts at 0",
+                    s.accels
+                ));
             }
         }
         if s.per_node > crate::topology::MAX_NODE_ACCELS {
-            return bad(format!("{} accelerators per node is more than any node has", s.per_node));
+            return bad(format!(
+                "{} accelerators per node is more than any node has",
+                s.per_node
+            ));
         }
         if s.time_limit == 0 {
             return bad("time limit is 0".into());
@@ -463,7 +489,11 @@ impl Scheduler {
             };
             return bad(format!(
                 "{need} accelerators ({} per node) can never fit in {within}",
-                if s.per_node == 0 { "auto".to_string() } else { s.per_node.to_string() }
+                if s.per_node == 0 {
+                    "auto".to_string()
+                } else {
+                    s.per_node.to_string()
+                }
             ));
         }
         Ok(())
@@ -471,13 +501,19 @@ impl Scheduler {
 
     fn types_for<'a>(&'a self, s: &JobSpec) -> impl Iterator<Item = TypeId> + 'a {
         let only = s.accel_type;
-        (0..self.topo.types.len() as u32).map(TypeId).filter(move |t| only.is_none_or(|o| o == *t))
+        (0..self.topo.types.len() as u32)
+            .map(TypeId)
+            .filter(move |t| only.is_none_or(|o| o == *t))
     }
 
     /// (accelerators per node, nodes) for `accels` on type `t`.
     fn shape(&self, s: &JobSpec, t: TypeId, accels: u32) -> Option<(u8, u32)> {
         let biggest = self.topo.max_node_accels(t);
-        let k = if s.per_node > 0 { s.per_node } else { accels.min(biggest as u32) as u8 };
+        let k = if s.per_node > 0 {
+            s.per_node
+        } else {
+            accels.min(biggest as u32) as u8
+        };
         if k == 0 || k > biggest {
             return None;
         }
@@ -486,7 +522,9 @@ impl Scheduler {
 
     fn end(&mut self, id: JobId, state: JobState) -> Result<(), SchedError> {
         let slot = *self.by_id.get(&id).ok_or(SchedError::UnknownJob(id))?;
-        let job = self.jobs[slot as usize].as_ref().expect("indexed job exists");
+        let job = self.jobs[slot as usize]
+            .as_ref()
+            .expect("indexed job exists");
         match (job.state, state) {
             (JobState::Pending, JobState::Completed) => {
                 return Err(SchedError::WrongState {
@@ -549,7 +587,8 @@ impl Scheduler {
     /// Account the work of the current run up to now: with a checkpoint at
     /// the end if `final_checkpoint`, else back to the last periodic one.
     fn settle_progress(job: &mut Job, now: Time, final_checkpoint: bool) {
-        let (useful, periodic) = work_in(job.spec.checkpoint, now.saturating_sub(job.segment_start));
+        let (useful, periodic) =
+            work_in(job.spec.checkpoint, now.saturating_sub(job.segment_start));
         if final_checkpoint && job.spec.checkpoint.is_some() {
             job.progress.saved += useful;
         } else {
@@ -560,9 +599,16 @@ impl Scheduler {
     }
 
     fn node_failed(&mut self, n: NodeId, out: &mut Vec<Decision>) -> Result<(), SchedError> {
-        let st = self.pool.st.get(n.idx()).ok_or(SchedError::UnknownNode(n))?;
+        let st = self
+            .pool
+            .st
+            .get(n.idx())
+            .ok_or(SchedError::UnknownNode(n))?;
         if !st.up {
-            return Err(SchedError::NodeState { node: n, state: "down" });
+            return Err(SchedError::NodeState {
+                node: n,
+                state: "down",
+            });
         }
         let block = self.topo.nodes[n.idx()].block;
         if st.spare {
@@ -575,13 +621,19 @@ impl Scheduler {
         self.pool.refresh(&self.topo, n);
         let victims = self.pool.st[n.idx()].jobs.clone();
         for slot in victims {
-            let job = self.jobs[slot as usize].as_mut().expect("job on node exists");
+            let job = self.jobs[slot as usize]
+                .as_mut()
+                .expect("job on node exists");
             if job.state == JobState::Running {
                 // A preempting job already settled when it was told to stop.
                 Self::settle_progress(job, self.now, false);
             }
             job.progress.restarts += 1;
-            let failed = *job.slots.iter().find(|s| s.node == n).expect("job has a slot on the node");
+            let failed = *job
+                .slots
+                .iter()
+                .find(|s| s.node == n)
+                .expect("job has a slot on the node");
             let spare = if job.state == JobState::Running {
                 self.topo.block_nodes(block).find(|&c| {
                     let s = &self.pool.st[c.idx()];
@@ -616,9 +668,16 @@ impl Scheduler {
     }
 
     fn node_repaired(&mut self, n: NodeId) -> Result<(), SchedError> {
-        let st = self.pool.st.get(n.idx()).ok_or(SchedError::UnknownNode(n))?;
+        let st = self
+            .pool
+            .st
+            .get(n.idx())
+            .ok_or(SchedError::UnknownNode(n))?;
         if st.up {
-            return Err(SchedError::NodeState { node: n, state: "up" });
+            return Err(SchedError::NodeState {
+                node: n,
+                state: "up",
+            });
         }
         let block = self.topo.nodes[n.idx()].block;
         let st = &mut self.pool.st[n.idx()];

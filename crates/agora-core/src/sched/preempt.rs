@@ -6,7 +6,8 @@
 //! running on borrowed capacity) counts as opportunistic. So idle
 //! entitlement is lent out and reclaimed when its owner returns, and a
 //! programme below its guaranteed floor (which comes first in fair-share
-//! order) gets its floor back.
+//! order) gets its floor back. Work that keeps a tenant within its floor is
+//! never a victim, whatever the class of the job asking.
 //!
 //! Victims are chosen per domain, tightest scope first: in each candidate
 //! block (then pod, then the site) add victims, lowest class first and
@@ -25,9 +26,29 @@ impl Scheduler {
         }
     }
 
+    /// Work that keeps a tenant within its guaranteed floor is never
+    /// preempted: evicting it would take the floor away again.
+    fn floor_protected(&self, slot: u32) -> bool {
+        let job = self.jobs[slot as usize].as_ref().expect("job exists");
+        self.ents.path_up(job.spec.tenant).any(|t| {
+            self.ents
+                .get(t)
+                .floor
+                .is_some_and(|f| self.fair.alloc[t.idx()].saturating_sub(job.accels as u64) < f)
+        })
+    }
+
     /// Find and preempt victims so job `slot` can place `n` nodes × `k`.
     /// Returns the number of victims and when the last one leaves.
-    pub(super) fn preempt_for(&mut self, slot: u32, t: TypeId, k: u8, n: u32, max_scope: Scope, out: &mut Vec<Decision>) -> Option<(u32, Time)> {
+    pub(super) fn preempt_for(
+        &mut self,
+        slot: u32,
+        t: TypeId,
+        k: u8,
+        n: u32,
+        max_scope: Scope,
+        out: &mut Vec<Decision>,
+    ) -> Option<(u32, Time)> {
         let class = self.jobs[slot as usize].as_ref().expect("job").spec.class;
         let mut best: Option<(u64, Vec<u32>)> = None;
         for scope in [Scope::Block, Scope::Pod, Scope::Site] {
@@ -35,9 +56,15 @@ impl Scheduler {
                 break;
             }
             let domains: Vec<std::ops::Range<u32>> = match scope {
-                Scope::Block => self.topo.blocks.iter().filter(|b| b.accel_type == t).map(|b| b.nodes.clone()).collect(),
+                Scope::Block => self
+                    .topo
+                    .blocks
+                    .iter()
+                    .filter(|b| b.accel_type == t)
+                    .map(|b| b.nodes.clone())
+                    .collect(),
                 Scope::Pod => self.topo.pods.iter().map(|p| p.nodes.clone()).collect(),
-                Scope::Site => vec![0..self.topo.nodes.len() as u32],
+                Scope::Site => std::iter::once(0..self.topo.nodes.len() as u32).collect(),
             };
             for range in domains {
                 if (range.len() as u32) < n {
@@ -80,10 +107,20 @@ impl Scheduler {
     }
 
     /// The cheapest set of victims in one domain, if any makes the gang fit.
-    fn victims_in(&mut self, range: std::ops::Range<u32>, class: PriorityClass, t: TypeId, k: u8, n: u32) -> Option<(u64, Vec<u32>)> {
+    fn victims_in(
+        &mut self,
+        range: std::ops::Range<u32>,
+        class: PriorityClass,
+        t: TypeId,
+        k: u8,
+        n: u32,
+    ) -> Option<(u64, Vec<u32>)> {
         let usable = |s: &Self, i: u32| {
             let st = &s.pool.st[i as usize];
-            st.up && !st.spare && !st.held && s.topo.blocks[s.topo.nodes[i as usize].block.idx()].accel_type == t
+            st.up
+                && !st.spare
+                && !st.held
+                && s.topo.blocks[s.topo.nodes[i as usize].block.idx()].accel_type == t
         };
         let mut count = 0u32;
         let mut cands: Vec<u32> = Vec::new();
@@ -100,7 +137,10 @@ impl Scheduler {
             let mut any = false;
             for &j in &self.pool.st[i as usize].jobs {
                 let job = self.jobs[j as usize].as_ref().expect("job on node");
-                if job.state == JobState::Running && self.effective_class(j).0 < class {
+                if job.state == JobState::Running
+                    && self.effective_class(j).0 < class
+                    && !self.floor_protected(j)
+                {
                     any = true;
                     if !cands.contains(&j) {
                         cands.push(j);
@@ -115,7 +155,11 @@ impl Scheduler {
         // Lowest effective class first, then the youngest (least lost work).
         cands.sort_by_key(|&j| {
             let job = self.jobs[j as usize].as_ref().expect("job");
-            (self.effective_class(j).0, std::cmp::Reverse(job.segment_start), j)
+            (
+                self.effective_class(j).0,
+                std::cmp::Reverse(job.segment_start),
+                j,
+            )
         });
         let mut chosen = Vec::new();
         let mut cost = 0u64;

@@ -59,7 +59,12 @@ impl Scheduler {
         // The smallest per-node request among pending jobs, per type.
         let ntypes = self.topo.types.len();
         let mut min_k = vec![u8::MAX; ntypes];
-        for job in self.jobs.iter().flatten().filter(|j| j.state == JobState::Pending) {
+        for job in self
+            .jobs
+            .iter()
+            .flatten()
+            .filter(|j| j.state == JobState::Pending)
+        {
             let min = job.spec.min_accels.unwrap_or(job.spec.accels);
             for t in self.types_for(&job.spec) {
                 if let Some((k, _)) = self.shape(&job.spec, t, min) {
@@ -77,7 +82,9 @@ impl Scheduler {
             }
             let free = st.free_count();
             f.free += free as u64;
-            let t = self.topo.blocks[self.topo.nodes[i].block.idx()].accel_type.idx();
+            let t = self.topo.blocks[self.topo.nodes[i].block.idx()]
+                .accel_type
+                .idx();
             if free > 0 && min_k[t] != u8::MAX && free < min_k[t] {
                 f.unusable += free as u64;
             }
@@ -116,7 +123,10 @@ impl Scheduler {
                     let total: u32 = job.slots.iter().map(|s| s.accels()).sum();
                     let min = job.spec.min_accels.unwrap_or(job.spec.accels);
                     if total != job.accels || total < min || total > job.spec.accels {
-                        return Err(format!("job {id}: {total} accelerators allocated, asked {min}..={}", job.spec.accels));
+                        return Err(format!(
+                            "job {id}: {total} accelerators allocated, asked {min}..={}",
+                            job.spec.accels
+                        ));
                     }
                     if !self.by_end.contains(&(job.end_bound, slot as u32)) {
                         return Err(format!("running job {id} is not in the end index"));
@@ -127,7 +137,10 @@ impl Scheduler {
                         let node = &self.topo.nodes[s.node.idx()];
                         let i = s.node.idx();
                         if used[i] & s.mask != 0 {
-                            return Err(format!("an accelerator of node {} is allocated twice", s.node));
+                            return Err(format!(
+                                "an accelerator of node {} is allocated twice",
+                                s.node
+                            ));
                         }
                         used[i] |= s.mask;
                         if !self.pool.st[i].jobs.contains(&(slot as u32)) {
@@ -139,7 +152,10 @@ impl Scheduler {
                             Scope::Site => true,
                         };
                         if !ok {
-                            return Err(format!("job {id} breaks its required {} constraint", scope.name()));
+                            return Err(format!(
+                                "job {id} breaks its required {} constraint",
+                                scope.name()
+                            ));
                         }
                         if let Some(t) = job.spec.accel_type {
                             if self.topo.blocks[node.block.idx()].accel_type != t {
@@ -158,7 +174,9 @@ impl Scheduler {
         for (i, st) in self.pool.st.iter().enumerate() {
             let cap = full_mask(self.topo.nodes[i].accels);
             if st.free | used[i] != cap || st.free & used[i] != 0 {
-                return Err(format!("node {i}: free and allocated accelerators disagree"));
+                return Err(format!(
+                    "node {i}: free and allocated accelerators disagree"
+                ));
             }
             if st.held {
                 return Err(format!("node {i} is still held after the cycle"));
@@ -167,7 +185,8 @@ impl Scheduler {
         if alloc != self.fair.alloc {
             return Err("fair-share allocations disagree with running jobs".into());
         }
-        if pending != self.pending || self.queues.iter().map(|q| q.len()).sum::<usize>() != pending {
+        if pending != self.pending || self.queues.iter().map(|q| q.len()).sum::<usize>() != pending
+        {
             return Err("pending counts disagree".into());
         }
         let cap: u64 = (0..self.topo.nodes.len())
