@@ -314,13 +314,11 @@ proptest! {
     fn guaranteed_floors_are_honoured(fill in prop::collection::vec((1..=4u32, 2..5usize, 0..3u8), 4..30), want in 1..=3u32) {
         let mut s = site(0);
         let mut out = Vec::new();
-        let mut id = 1;
-        for (accels, tenant, class) in fill {
+        for (id, (accels, tenant, class)) in (1..).zip(fill) {
             let leaf = s.entitlements().lookup(TENANTS[tenant]).unwrap();
             let class = [PriorityClass::Opportunistic, PriorityClass::Standard, PriorityClass::Reserved][class as usize];
             // Only b and c fill; b and c may exceed their share only by borrowing.
             s.handle(0, Event::Submit(JobSpec::new(id, leaf, accels).class(class).time_limit(100_000)), &mut out).unwrap();
-            id += 1;
         }
         s.handle(0, Event::Tick, &mut out).unwrap();
         let a1 = s.entitlements().lookup("a1").unwrap();
