@@ -72,10 +72,7 @@ pub struct Constraint {
 
 impl Default for Constraint {
     fn default() -> Self {
-        Constraint {
-            scope: Scope::Site,
-            required: false,
-        }
+        Constraint { scope: Scope::Site, required: false }
     }
 }
 
@@ -135,17 +132,11 @@ impl JobSpec {
         self
     }
     pub fn within(mut self, scope: Scope) -> Self {
-        self.constraint = Constraint {
-            scope,
-            required: true,
-        };
+        self.constraint = Constraint { scope, required: true };
         self
     }
     pub fn prefer(mut self, scope: Scope) -> Self {
-        self.constraint = Constraint {
-            scope,
-            required: false,
-        };
+        self.constraint = Constraint { scope, required: false };
         self
     }
     pub fn time_limit(mut self, s: Secs) -> Self {
@@ -204,11 +195,6 @@ pub struct Progress {
 
 impl Progress {
     pub fn describe(&self) -> String {
-        format!(
-            "{} saved, {} lost, {} restarts",
-            human_duration(self.saved),
-            human_duration(self.lost),
-            self.restarts
-        )
+        format!("{} saved, {} lost, {} restarts", human_duration(self.saved), human_duration(self.lost), self.restarts)
     }
 }

@@ -79,13 +79,7 @@ mod tests {
             assert!(r.below(10) < 10);
             counts[r.weighted(&[1.0, 2.0, 7.0])] += 1;
         }
-        assert!(
-            (counts[2] as f64 / 30_000.0 - 0.7).abs() < 0.02,
-            "{counts:?}"
-        );
-        assert!(
-            (counts[0] as f64 / 30_000.0 - 0.1).abs() < 0.02,
-            "{counts:?}"
-        );
+        assert!((counts[2] as f64 / 30_000.0 - 0.7).abs() < 0.02, "{counts:?}");
+        assert!((counts[0] as f64 / 30_000.0 - 0.1).abs() < 0.02, "{counts:?}");
     }
 }

@@ -123,49 +123,25 @@ impl Entitlements {
         Ok(e)
     }
 
-    fn add(
-        &mut self,
-        parent: TenantId,
-        spec: TenantSpec,
-        field: String,
-    ) -> Result<(), TenancyError> {
-        let fail = |f: &str, r: String| TenancyError {
-            field: format!("{field}.{f}"),
-            reason: r,
-        };
+    fn add(&mut self, parent: TenantId, spec: TenantSpec, field: String) -> Result<(), TenancyError> {
+        let fail = |f: &str, r: String| TenancyError { field: format!("{field}.{f}"), reason: r };
         if spec.name.is_empty() || spec.name.contains('/') {
-            return Err(fail(
-                "name",
-                format!("`{}` must be non-empty and contain no `/`", spec.name),
-            ));
+            return Err(fail("name", format!("`{}` must be non-empty and contain no `/`", spec.name)));
         }
         if !(spec.weight.is_finite() && spec.weight > 0.0) {
-            return Err(fail(
-                "weight",
-                format!("{} must be a positive number", spec.weight),
-            ));
+            return Err(fail("weight", format!("{} must be a positive number", spec.weight)));
         }
         let depth = self.tenants[parent.idx()].depth + 1;
         if depth > MAX_DEPTH {
-            return Err(fail(
-                "children",
-                format!("the tree is deeper than {MAX_DEPTH} levels"),
-            ));
+            return Err(fail("children", format!("the tree is deeper than {MAX_DEPTH} levels")));
         }
         if let (Some(f), Some(pf)) = (spec.floor, self.floor_above(parent)) {
             if f > pf {
-                return Err(fail(
-                    "floor",
-                    format!("{f} exceeds the floor of an enclosing tenant ({pf})"),
-                ));
+                return Err(fail("floor", format!("{f} exceeds the floor of an enclosing tenant ({pf})")));
             }
         }
         let parent_path = &self.tenants[parent.idx()].path;
-        let path = if parent_path.is_empty() {
-            spec.name.clone()
-        } else {
-            format!("{parent_path}/{}", spec.name)
-        };
+        let path = if parent_path.is_empty() { spec.name.clone() } else { format!("{parent_path}/{}", spec.name) };
         let id = TenantId(self.tenants.len() as u32);
         // Both the full path and, for leaves, the bare name resolve.
         if self.by_name.insert(path.clone(), id).is_some() {
@@ -187,10 +163,7 @@ impl Entitlements {
         if spec.children.is_empty() {
             if let Some(prev) = self.by_name.insert(spec.name.clone(), id) {
                 if prev != id {
-                    return Err(fail(
-                        "name",
-                        format!("project `{}` is defined twice", spec.name),
-                    ));
+                    return Err(fail("name", format!("project `{}` is defined twice", spec.name)));
                 }
             }
         }
@@ -231,9 +204,7 @@ impl Entitlements {
     }
 
     pub fn leaves(&self) -> impl Iterator<Item = TenantId> + '_ {
-        (1..self.tenants.len() as u32)
-            .map(TenantId)
-            .filter(|t| self.is_leaf(*t))
+        (1..self.tenants.len() as u32).map(TenantId).filter(|t| self.is_leaf(*t))
     }
 
     /// The node and its ancestors up to (excluding) the root, leaf first.
@@ -252,9 +223,7 @@ impl Entitlements {
     /// Ancestor at `depth` (1 = funder, 2 = programme, ...), or the node itself
     /// if it is shallower.
     pub fn ancestor_at(&self, t: TenantId, depth: usize) -> TenantId {
-        self.path_up(t)
-            .find(|a| self.tenants[a.idx()].depth == depth)
-            .unwrap_or(t)
+        self.path_up(t).find(|a| self.tenants[a.idx()].depth == depth).unwrap_or(t)
     }
 
     /// Nominal entitlements in accelerators for a site of `capacity`.
@@ -287,16 +256,14 @@ mod tests {
         Entitlements::new(vec![
             TenantSpec::new("eu", "funder", 3.0)
                 .child(
-                    TenantSpec::new("open-research", "programme", 1.0)
-                        .child(TenantSpec::new("uni-a", "project", 1.0)),
+                    TenantSpec::new("open-research", "programme", 1.0).child(TenantSpec::new("uni-a", "project", 1.0)),
                 )
                 .child(
                     TenantSpec::new("startups", "programme", 1.0)
                         .floor(100)
                         .child(TenantSpec::new("s1", "project", 1.0)),
                 ),
-            TenantSpec::new("investors", "funder", 1.0)
-                .child(TenantSpec::new("inv", "project", 1.0)),
+            TenantSpec::new("investors", "funder", 1.0).child(TenantSpec::new("inv", "project", 1.0)),
         ])
         .unwrap()
     }
@@ -312,20 +279,14 @@ mod tests {
         assert_eq!(n[id("s1")], 375.0);
         assert_eq!(e.leaves().count(), 3);
         assert_eq!(e.get(e.lookup("s1").unwrap()).path, "eu/startups/s1");
-        let up: Vec<_> = e
-            .path_up(e.lookup("s1").unwrap())
-            .map(|t| e.get(t).name.clone())
-            .collect();
+        let up: Vec<_> = e.path_up(e.lookup("s1").unwrap()).map(|t| e.get(t).name.clone()).collect();
         assert_eq!(up, ["s1", "startups", "eu"]);
     }
 
     #[test]
     fn bad_trees_are_refused_with_the_field() {
         let e = Entitlements::new(vec![TenantSpec::new("a", "funder", 0.0)]).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "tenants[0].weight: 0 must be a positive number"
-        );
+        assert_eq!(e.to_string(), "tenants[0].weight: 0 must be a positive number");
         let e = Entitlements::new(vec![TenantSpec::new("a", "funder", 1.0)
             .floor(10)
             .child(TenantSpec::new("b", "programme", 1.0).floor(20))])
@@ -336,9 +297,6 @@ mod tests {
             TenantSpec::new("b", "funder", 1.0).child(TenantSpec::new("x", "project", 1.0)),
         ])
         .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "tenants[1].children[0].name: project `x` is defined twice"
-        );
+        assert_eq!(e.to_string(), "tenants[1].children[0].name: project `x` is defined twice");
     }
 }

@@ -50,10 +50,7 @@ pub struct TopologyError {
 }
 
 fn err(field: String, reason: impl Into<String>) -> TopologyError {
-    TopologyError {
-        field,
-        reason: reason.into(),
-    }
+    TopologyError { field, reason: reason.into() }
 }
 
 #[derive(Clone, Debug)]
@@ -107,16 +104,10 @@ impl Topology {
                 return Err(err(format!("{pf}.name"), "must not be empty"));
             }
             if !pod_names.insert(pod.name.clone()) {
-                return Err(err(
-                    format!("{pf}.name"),
-                    format!("pod `{}` is defined twice", pod.name),
-                ));
+                return Err(err(format!("{pf}.name"), format!("pod `{}` is defined twice", pod.name)));
             }
             if pod.blocks.is_empty() {
-                return Err(err(
-                    format!("{pf}.blocks"),
-                    format!("pod `{}` has no blocks", pod.name),
-                ));
+                return Err(err(format!("{pf}.blocks"), format!("pod `{}` has no blocks", pod.name)));
             }
             let block_start = blocks.len() as u32;
             let pod_node_start = nodes.len() as u32;
@@ -126,19 +117,13 @@ impl Topology {
                     return Err(err(format!("{bf}.name"), "must not be empty"));
                 }
                 if !block_names.insert(block.name.clone()) {
-                    return Err(err(
-                        format!("{bf}.name"),
-                        format!("block `{}` is defined twice", block.name),
-                    ));
+                    return Err(err(format!("{bf}.name"), format!("block `{}` is defined twice", block.name)));
                 }
                 if block.accel_type.is_empty() {
                     return Err(err(format!("{bf}.accel_type"), "must not be empty"));
                 }
                 if block.nodes.is_empty() {
-                    return Err(err(
-                        format!("{bf}.nodes"),
-                        format!("block `{}` has no nodes", block.name),
-                    ));
+                    return Err(err(format!("{bf}.nodes"), format!("block `{}` has no nodes", block.name)));
                 }
                 let t = match types.iter().position(|t| *t == block.accel_type) {
                     Some(t) => t,
@@ -161,10 +146,7 @@ impl Topology {
                         ));
                     }
                     if !node_names.insert(node.name.clone()) {
-                        return Err(err(
-                            format!("{nf}.name"),
-                            format!("node `{}` is defined twice", node.name),
-                        ));
+                        return Err(err(format!("{nf}.name"), format!("node `{}` is defined twice", node.name)));
                     }
                     nodes.push(Node {
                         name: node.name,
@@ -186,13 +168,7 @@ impl Topology {
                 nodes: pod_node_start..nodes.len() as u32,
             });
         }
-        Ok(Topology {
-            name: spec.name,
-            types,
-            pods,
-            blocks,
-            nodes,
-        })
+        Ok(Topology { name: spec.name, types, pods, blocks, nodes })
     }
 
     pub fn total_accels(&self) -> u64 {
@@ -200,10 +176,7 @@ impl Topology {
     }
 
     pub fn type_id(&self, name: &str) -> Option<TypeId> {
-        self.types
-            .iter()
-            .position(|t| t == name)
-            .map(|t| TypeId(t as u32))
+        self.types.iter().position(|t| t == name).map(|t| TypeId(t as u32))
     }
 
     pub fn node(&self, id: NodeId) -> &Node {
@@ -211,10 +184,7 @@ impl Topology {
     }
 
     pub fn node_by_name(&self, name: &str) -> Option<NodeId> {
-        self.nodes
-            .iter()
-            .position(|n| n.name == name)
-            .map(|i| NodeId(i as u32))
+        self.nodes.iter().position(|n| n.name == name).map(|i| NodeId(i as u32))
     }
 
     pub fn block_nodes(&self, b: BlockId) -> impl Iterator<Item = NodeId> {
@@ -281,10 +251,7 @@ impl Regular {
         let mut b = 0;
         while b < self.blocks {
             let p = pods.len();
-            let mut pod = PodSpec {
-                name: format!("pod{p:03}"),
-                blocks: Vec::new(),
-            };
+            let mut pod = PodSpec { name: format!("pod{p:03}"), blocks: Vec::new() };
             while b < self.blocks && pod.blocks.len() < self.blocks_per_pod as usize {
                 let n = if b + 1 == self.blocks && self.last_block_nodes > 0 {
                     self.last_block_nodes
@@ -295,20 +262,14 @@ impl Regular {
                     name: format!("p{p:03}b{b:04}"),
                     accel_type: self.accel_type.clone(),
                     nodes: (0..n)
-                        .map(|i| NodeSpec {
-                            name: format!("p{p:03}b{b:04}n{i:02}"),
-                            accels: self.accels_per_node,
-                        })
+                        .map(|i| NodeSpec { name: format!("p{p:03}b{b:04}n{i:02}"), accels: self.accels_per_node })
                         .collect(),
                 });
                 b += 1;
             }
             pods.push(pod);
         }
-        TopologySpec {
-            name: self.name.clone(),
-            pods,
-        }
+        TopologySpec { name: self.name.clone(), pods }
     }
 
     pub fn build(&self) -> Topology {
@@ -328,10 +289,7 @@ mod tests {
                 blocks: vec![BlockSpec {
                     name: "b".into(),
                     accel_type: "h100".into(),
-                    nodes: vec![NodeSpec {
-                        name: "n".into(),
-                        accels,
-                    }],
+                    nodes: vec![NodeSpec { name: "n".into(), accels }],
                 }],
             }],
         }
@@ -340,25 +298,16 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         let e = Topology::new(one_node(0)).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "pods[0].blocks[0].nodes[0].accelerators: 0 is out of range 1..=16"
-        );
+        assert_eq!(e.to_string(), "pods[0].blocks[0].nodes[0].accelerators: 0 is out of range 1..=16");
         let e = Topology::new(one_node(17)).unwrap_err();
         assert_eq!(e.field, "pods[0].blocks[0].nodes[0].accelerators");
         let mut s = one_node(8);
-        s.pods[0].blocks[0].nodes.push(NodeSpec {
-            name: "n".into(),
-            accels: 8,
-        });
+        s.pods[0].blocks[0].nodes.push(NodeSpec { name: "n".into(), accels: 8 });
         assert_eq!(
             Topology::new(s).unwrap_err().to_string(),
             "pods[0].blocks[0].nodes[1].name: node `n` is defined twice"
         );
-        assert_eq!(
-            Topology::new(TopologySpec::default()).unwrap_err().field,
-            "pods"
-        );
+        assert_eq!(Topology::new(TopologySpec::default()).unwrap_err().field, "pods");
     }
 
     #[test]

@@ -36,17 +36,10 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     let scope = prop_oneof![
         Just(None),
-        (
-            prop_oneof![Just(Scope::Block), Just(Scope::Pod), Just(Scope::Site)],
-            any::<bool>()
-        )
-            .prop_map(Some)
+        (prop_oneof![Just(Scope::Block), Just(Scope::Pod), Just(Scope::Site)], any::<bool>()).prop_map(Some)
     ];
-    let class = prop_oneof![
-        Just(PriorityClass::Opportunistic),
-        Just(PriorityClass::Standard),
-        Just(PriorityClass::Reserved)
-    ];
+    let class =
+        prop_oneof![Just(PriorityClass::Opportunistic), Just(PriorityClass::Standard), Just(PriorityClass::Reserved)];
     prop_oneof![
         6 => (0..5usize, 1..=24u32, prop_oneof![Just(0u8), Just(1), Just(2), Just(4)], scope, class, 10..3000u64, any::<bool>(), any::<bool>())
             .prop_map(|(tenant, accels, per_node, scope, class, limit, elastic, ck)| Op::Submit { tenant, accels, per_node, scope, class, limit, elastic, ck }),
@@ -77,21 +70,14 @@ fn site(spares: u32) -> Scheduler {
             .floor(12)
             .child(TenantSpec::new("a1", "project", 1.0))
             .child(TenantSpec::new("a2", "project", 1.0)),
-        TenantSpec::new("b", "funder", 1.0)
-            .borrow_limit(8)
-            .child(TenantSpec::new("b1", "project", 1.0)),
+        TenantSpec::new("b", "funder", 1.0).borrow_limit(8).child(TenantSpec::new("b1", "project", 1.0)),
         TenantSpec::new("c", "funder", 1.0)
             .lend_limit(4)
             .child(TenantSpec::new("c1", "project", 1.0))
             .child(TenantSpec::new("c2", "project", 1.0)),
     ])
     .unwrap();
-    let cfg = Config {
-        spares_per_block: spares,
-        preemption_grace: 100,
-        half_life: 3600,
-        ..Config::default()
-    };
+    let cfg = Config { spares_per_block: spares, preemption_grace: 100, half_life: 3600, ..Config::default() };
     Scheduler::new(topo, ents, cfg)
 }
 
@@ -111,17 +97,12 @@ impl Model {
 
     fn apply(&mut self, s: &Scheduler, d: &Decision) -> Result<(), String> {
         match d {
-            Decision::Start {
-                job, slots, accels, ..
-            } => {
+            Decision::Start { job, slots, accels, .. } => {
                 let spec = &self.specs[job];
                 let sum: u32 = slots.iter().map(|s| s.accels()).sum();
                 let min = spec.min_accels.unwrap_or(spec.accels);
                 if sum != *accels || sum < min || sum > spec.accels {
-                    return Err(format!(
-                        "job {job}: started with {sum}, asked {min}..={}",
-                        spec.accels
-                    ));
+                    return Err(format!("job {job}: started with {sum}, asked {min}..={}", spec.accels));
                 }
                 if self.running.contains(job) {
                     return Err(format!("job {job} started twice"));
@@ -140,10 +121,7 @@ impl Model {
                             Scope::Site => true,
                         };
                         if !same {
-                            return Err(format!(
-                                "job {job} spans beyond one {}",
-                                spec.constraint.scope.name()
-                            ));
+                            return Err(format!("job {job} spans beyond one {}", spec.constraint.scope.name()));
                         }
                     }
                     for bit in 0..16u8 {
@@ -159,33 +137,19 @@ impl Model {
                 }
                 self.running.push(*job);
             }
-            Decision::Preempt {
-                job, by, borrowing, ..
-            } => {
+            Decision::Preempt { job, by, borrowing, .. } => {
                 let (victim, winner) = (self.specs[job].class, self.specs[by].class);
-                let effective = if *borrowing {
-                    PriorityClass::Opportunistic
-                } else {
-                    victim
-                };
+                let effective = if *borrowing { PriorityClass::Opportunistic } else { victim };
                 if effective >= winner {
-                    return Err(format!(
-                        "job {by} ({winner:?}) preempted {job} ({victim:?}, borrowing {borrowing})"
-                    ));
+                    return Err(format!("job {by} ({winner:?}) preempted {job} ({victim:?}, borrowing {borrowing})"));
                 }
                 if !self.running.contains(job) {
                     return Err(format!("preempted job {job} was not running"));
                 }
             }
-            Decision::ReplaceNode {
-                job, failed, spare, ..
-            } => {
-                let bits: Vec<u8> = self
-                    .owner
-                    .iter()
-                    .filter(|((n, _), j)| n == failed && *j == job)
-                    .map(|((_, b), _)| *b)
-                    .collect();
+            Decision::ReplaceNode { job, failed, spare, .. } => {
+                let bits: Vec<u8> =
+                    self.owner.iter().filter(|((n, _), j)| n == failed && *j == job).map(|((_, b), _)| *b).collect();
                 if bits.is_empty() {
                     return Err(format!("job {job} had nothing on failed node {failed}"));
                 }
@@ -198,10 +162,7 @@ impl Model {
                 }
                 let mut n = bits.len();
                 for bit in 0..16u8 {
-                    if n > 0
-                        && !self.owner.contains_key(&(*spare, bit))
-                        && bit < topo.nodes[spare.idx()].accels
-                    {
+                    if n > 0 && !self.owner.contains_key(&(*spare, bit)) && bit < topo.nodes[spare.idx()].accels {
                         self.owner.insert((*spare, bit), *job);
                         n -= 1;
                     }
@@ -220,21 +181,9 @@ fn run_ops(spares: u32, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut next_id = 1;
     for op in ops {
         let event = match op {
-            Op::Submit {
-                tenant,
-                accels,
-                per_node,
-                scope,
-                class,
-                limit,
-                elastic,
-                ck,
-            } => {
+            Op::Submit { tenant, accels, per_node, scope, class, limit, elastic, ck } => {
                 let leaf = s.entitlements().lookup(TENANTS[tenant]).unwrap();
-                let mut j = JobSpec::new(next_id, leaf, accels)
-                    .per_node(per_node)
-                    .class(class)
-                    .time_limit(limit);
+                let mut j = JobSpec::new(next_id, leaf, accels).per_node(per_node).class(class).time_limit(limit);
                 next_id += 1;
                 if let Some((sc, req)) = scope {
                     j = if req { j.within(sc) } else { j.prefer(sc) };
@@ -248,9 +197,7 @@ fn run_ops(spares: u32, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 m.specs.insert(j.id, j.clone());
                 Event::Submit(j)
             }
-            Op::Finish(i) if !m.running.is_empty() => {
-                Event::Finished(m.running[i % m.running.len()])
-            }
+            Op::Finish(i) if !m.running.is_empty() => Event::Finished(m.running[i % m.running.len()]),
             Op::Cancel(i) if !m.specs.is_empty() => {
                 let ids: Vec<JobId> = s.job_ids().collect();
                 if ids.is_empty() {

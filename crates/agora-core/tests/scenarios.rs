@@ -3,7 +3,7 @@
 //! block 0 = nodes 0-3, block 1 = 4-7 (pod 0), block 2 = 8-11, block 3 = 12-15 (pod 1).
 
 mod common;
-use agora_core::TenantSpec;
+use agora_core::{Backfill, Event, JobId, JobSpec, Ordering, TenantSpec};
 use common::*;
 
 fn site() -> SiteBuilder {
@@ -13,16 +13,8 @@ fn site() -> SiteBuilder {
 fn check(s: SiteBuilder, script: &str, expected: &str) {
     let mut sched = s.build();
     let got = run(&mut sched, script);
-    let want: Vec<&str> = expected
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    assert_eq!(
-        got.lines().collect::<Vec<_>>(),
-        want,
-        "\n--- got ---\n{got}\n"
-    );
+    let want: Vec<&str> = expected.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    assert_eq!(got.lines().collect::<Vec<_>>(), want, "\n--- got ---\n{got}\n");
 }
 
 #[test]
@@ -229,16 +221,8 @@ fn a_failed_node_is_replaced_by_a_hot_spare_then_the_gang_requeues_when_none_is_
 #[test]
 fn borrowing_and_lending_limits_hold_with_reasons() {
     let tenants = |s: SiteBuilder| {
-        s.tenant(
-            TenantSpec::new("a", "funder", 1.0)
-                .borrow_limit(0)
-                .child(TenantSpec::new("a1", "project", 1.0)),
-        )
-        .tenant(
-            TenantSpec::new("b", "funder", 1.0)
-                .lend_limit(32)
-                .child(TenantSpec::new("b1", "project", 1.0)),
-        )
+        s.tenant(TenantSpec::new("a", "funder", 1.0).borrow_limit(0).child(TenantSpec::new("a1", "project", 1.0)))
+            .tenant(TenantSpec::new("b", "funder", 1.0).lend_limit(32).child(TenantSpec::new("b1", "project", 1.0)))
     };
     // a may not exceed its nominal 64; b lends at most 32 of its idle 64.
     check(
@@ -256,11 +240,7 @@ fn borrowing_and_lending_limits_hold_with_reasons() {
     );
     let open = |s: SiteBuilder| {
         s.tenant(TenantSpec::new("a", "funder", 1.0).child(TenantSpec::new("a1", "project", 1.0)))
-            .tenant(
-                TenantSpec::new("b", "funder", 1.0)
-                    .lend_limit(32)
-                    .child(TenantSpec::new("b1", "project", 1.0)),
-            )
+            .tenant(TenantSpec::new("b", "funder", 1.0).lend_limit(32).child(TenantSpec::new("b1", "project", 1.0)))
     };
     check(
         open(SiteBuilder::new(4, 2, 4, 8)),
@@ -345,11 +325,7 @@ fn a_tenant_below_its_floor_goes_first() {
     // b has a floor of 16: its job goes before a's older ones.
     let s = SiteBuilder::new(4, 2, 4, 8)
         .tenant(TenantSpec::new("a", "funder", 3.0).child(TenantSpec::new("a1", "project", 1.0)))
-        .tenant(
-            TenantSpec::new("b", "funder", 1.0)
-                .floor(16)
-                .child(TenantSpec::new("b1", "project", 1.0)),
-        );
+        .tenant(TenantSpec::new("b", "funder", 1.0).floor(16).child(TenantSpec::new("b1", "project", 1.0)));
     check(
         s,
         "
@@ -371,11 +347,7 @@ fn regression_reserved_work_does_not_preempt_a_tenant_back_below_its_floor() {
     // a reclaims its floor of 16 from borrowers; b's reserved-class job
     // must not take it back (it waits for b's own work to end).
     let s = SiteBuilder::new(2, 2, 2, 8)
-        .tenant(
-            TenantSpec::new("a", "funder", 1.0)
-                .floor(16)
-                .child(TenantSpec::new("a1", "project", 1.0)),
-        )
+        .tenant(TenantSpec::new("a", "funder", 1.0).floor(16).child(TenantSpec::new("a1", "project", 1.0)))
         .tenant(TenantSpec::new("b", "funder", 1.0).child(TenantSpec::new("b1", "project", 1.0)));
     check(
         s,
@@ -400,6 +372,92 @@ fn regression_reserved_work_does_not_preempt_a_tenant_back_below_its_floor() {
         requeue 1 (Preempted), resume from 0, lost 10
         start 3 16 on 0:8,1:8 (block)
         4: needs 16 accelerators anywhere on the site; reserved to start in 56m40s
+    ",
+    );
+}
+
+#[test]
+fn strict_fifo_blocks_behind_the_head_and_greedy_does_not() {
+    let script = "
+        submit 1 a1 96
+        tick
+        submit 2 b1 64     # does not fit
+        submit 3 b2 8      # would fit
+        tick
+        explain 3
+    ";
+    let fifo = |b| {
+        site().config(move |c| {
+            c.ordering = Ordering::Fifo;
+            c.backfill = b;
+            c.preemption = false;
+        })
+    };
+    check(
+        fifo(Backfill::Strict),
+        script,
+        "
+        start 1 96 on 0:8,1:8,2:8,3:8,4:8,5:8,6:8,7:8,12:8,13:8,14:8,15:8 (site)
+        3: waiting behind the first job in strict order
+    ",
+    );
+    check(
+        fifo(Backfill::Greedy),
+        script,
+        "
+        start 1 96 on 0:8,1:8,2:8,3:8,4:8,5:8,6:8,7:8,12:8,13:8,14:8,15:8 (site)
+        start 3 8 on 8:8 (block)
+        3: not pending
+    ",
+    );
+}
+
+#[test]
+fn shortest_remaining_first_orders_by_estimate() {
+    let mut s = site()
+        .config(|c| {
+            c.ordering = Ordering::ShortestRemaining;
+            c.preemption = false;
+        })
+        .build();
+    let a1 = s.entitlements().lookup("a1").unwrap();
+    let mut out = Vec::new();
+    for (id, est) in [(1, 900), (2, 100), (3, 500)] {
+        let mut j = JobSpec::new(id, a1, 128);
+        j.estimate = Some(est);
+        s.handle(0, Event::Submit(j), &mut out).unwrap();
+    }
+    s.handle(0, Event::Tick, &mut out).unwrap();
+    s.handle(100, Event::Finished(JobId(2)), &mut out).unwrap();
+    s.handle(100, Event::Tick, &mut out).unwrap();
+    let order: Vec<String> = out.iter().map(render).map(|l| l[..7].to_string()).collect();
+    assert_eq!(order, ["start 2", "start 3"]);
+}
+
+#[test]
+fn las_lets_fresh_jobs_preempt_those_past_the_threshold() {
+    // Threshold 1,000 accelerator-seconds: after 100 s, the 32-wide job 1
+    // has 3,200 and drops to the second queue; fresh job 2 preempts it.
+    let s = site().config(|c| {
+        c.ordering = Ordering::Las { threshold: 1000.0 };
+        c.backfill = Backfill::Easy;
+    });
+    check(
+        s,
+        "
+        submit 1 a1 128 ck=50/5
+        tick
+        at 100
+        submit 2 b1 32
+        tick
+        at 160
+        tick
+    ",
+        "
+        start 1 128 on 0:8,1:8,2:8,3:8,4:8,5:8,6:8,7:8,8:8,9:8,10:8,11:8,12:8,13:8,14:8,15:8 (site)
+        preempt 1 for 2 until 160
+        requeue 1 (Preempted), resume from 95, lost 0
+        start 2 32 on 0:8,1:8,2:8,3:8 (block)
     ",
     );
 }

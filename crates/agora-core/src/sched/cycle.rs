@@ -40,10 +40,7 @@ impl Scheduler {
         let now = self.now;
         self.cycle += 1;
         self.stats.cycles += 1;
-        let mut report = CycleReport {
-            now,
-            ..Default::default()
-        };
+        let mut report = CycleReport { now, ..Default::default() };
         let decisions_before = out.len();
 
         // 1. advance
@@ -52,11 +49,7 @@ impl Scheduler {
             if until > now {
                 break;
             }
-            self.jobs[slot as usize]
-                .as_mut()
-                .expect("job exists")
-                .progress
-                .preemptions += 1;
+            self.jobs[slot as usize].as_mut().expect("job exists").progress.preemptions += 1;
             self.requeue(slot, RequeueCause::Preempted, out);
         }
 
@@ -65,11 +58,7 @@ impl Scheduler {
         let mut ctx = Ctx {
             reservations: Vec::new(),
             failed: HashMap::new(),
-            preempt_budget: if self.cfg.preemption {
-                self.cfg.max_preemptions_per_cycle
-            } else {
-                0
-            },
+            preempt_budget: if self.cfg.preemption { self.cfg.max_preemptions_per_cycle } else { 0 },
             held_free: 0,
             scanned_after_reservation: 0,
         };
@@ -94,26 +83,31 @@ impl Scheduler {
         self.claimants = waiting;
 
         // 4. iterate
+        let global = self.cfg.ordering != Ordering::FairShare;
         self.picker.clear();
         for leaf in 0..self.queues.len() {
             self.cursor[leaf] = None;
-            if !self.queues[leaf].is_empty() {
-                self.picker
-                    .activate(&self.ents, &self.fair, TenantId(leaf as u32));
+            if !global && !self.queues[leaf].is_empty() {
+                self.picker.activate(&self.ents, &self.fair, TenantId(leaf as u32));
             }
         }
         let stop = loop {
-            let Some(leaf) = self.picker.pick(&self.ents) else {
-                break Stop::Exhausted;
+            let leaf = if global {
+                ROOT
+            } else {
+                match self.picker.pick(&self.ents) {
+                    Some(l) => l,
+                    None => break Stop::Exhausted,
+                }
             };
             let from = match self.cursor[leaf.idx()] {
                 Some(k) => Bound::Excluded(k),
                 None => Bound::Unbounded,
             };
-            let Some(&key) = self.queues[leaf.idx()]
-                .range((from, Bound::Unbounded))
-                .next()
-            else {
+            let Some(&key) = self.queues[leaf.idx()].range((from, Bound::Unbounded)).next() else {
+                if global {
+                    break Stop::Exhausted;
+                }
                 self.picker.deactivate(&self.ents, leaf);
                 continue;
             };
@@ -126,10 +120,7 @@ impl Scheduler {
                     break Stop::ScanLimit;
                 }
             }
-            if self.jobs[slot as usize]
-                .as_ref()
-                .is_some_and(|j| j.awaiting.is_some())
-            {
+            if self.jobs[slot as usize].as_ref().is_some_and(|j| j.awaiting.is_some()) {
                 continue;
             }
             match self.attempt(slot, &mut ctx, true, out) {
@@ -138,6 +129,9 @@ impl Scheduler {
                     let job = self.jobs[slot as usize].as_mut().expect("job exists");
                     job.reason = reason;
                     job.reason_cycle = self.cycle;
+                    if self.cfg.backfill == Backfill::Strict {
+                        break Stop::Blocked;
+                    }
                 }
             }
             if self.nothing_more_fits(&ctx) {
@@ -152,23 +146,16 @@ impl Scheduler {
                 self.pool.st[n.idx()].held = false;
                 self.pool.refresh(&self.topo, n);
             }
-            report.reservations.push((
-                self.jobs[r.job as usize].as_ref().expect("job").spec.id,
-                r.start,
-            ));
+            report.reservations.push((self.jobs[r.job as usize].as_ref().expect("job").spec.id, r.start));
         }
-        report.preempted = out[decisions_before..]
-            .iter()
-            .filter(|d| matches!(d, Decision::Preempt { .. }))
-            .count();
+        report.preempted = out[decisions_before..].iter().filter(|d| matches!(d, Decision::Preempt { .. })).count();
         report.stop = Some(stop);
         self.report = report;
     }
 
     /// True when no pending job can start or preempt in this cycle.
     fn nothing_more_fits(&self, ctx: &Ctx) -> bool {
-        let free =
-            (0..self.topo.types.len() as u32).any(|t| self.pool.site_nodes_ge(TypeId(t), 1) > 0);
+        let free = (0..self.topo.types.len() as u32).any(|t| self.pool.site_nodes_ge(TypeId(t), 1) > 0);
         !free && ctx.held_free == 0 && (ctx.preempt_budget == 0 || self.by_end.is_empty())
     }
 
@@ -184,11 +171,7 @@ impl Scheduler {
                 let r = limit.saturating_sub(used);
                 if r < room {
                     room = r;
-                    why = Some(Reason::BorrowLimit {
-                        tenant: t,
-                        used,
-                        limit,
-                    });
+                    why = Some(Reason::BorrowLimit { tenant: t, used, limit });
                 }
             }
         }
@@ -201,8 +184,7 @@ impl Scheduler {
                     continue;
                 }
                 let lend = self.ents.get(l).lend_limit.unwrap_or(u64::MAX) as f64;
-                let k = (self.fair.nominal[l.idx()] - lend - self.fair.alloc[l.idx()] as f64)
-                    .max(0.0) as u64;
+                let k = (self.fair.nominal[l.idx()] - lend - self.fair.alloc[l.idx()] as f64).max(0.0) as u64;
                 kept += k;
                 if k > biggest.0 {
                     biggest = (k, l);
@@ -211,10 +193,7 @@ impl Scheduler {
             let r = free.saturating_sub(kept);
             if kept > 0 && r < room {
                 room = r;
-                why = Some(Reason::KeptForLender {
-                    tenant: biggest.1,
-                    kept,
-                });
+                why = Some(Reason::KeptForLender { tenant: biggest.1, kept });
             }
         }
         (room, why)
@@ -222,13 +201,7 @@ impl Scheduler {
 
     /// Try to start one pending job; on failure, maybe preempt or reserve.
     /// `scan` is false for claimants (they neither preempt nor reserve).
-    fn attempt(
-        &mut self,
-        slot: u32,
-        ctx: &mut Ctx,
-        scan: bool,
-        out: &mut Vec<Decision>,
-    ) -> Outcome {
+    fn attempt(&mut self, slot: u32, ctx: &mut Ctx, scan: bool, out: &mut Vec<Decision>) -> Outcome {
         let job = self.jobs[slot as usize].as_ref().expect("job exists");
         let spec = job.spec.clone();
         let leaf = spec.tenant;
@@ -253,9 +226,7 @@ impl Scheduler {
                 continue;
             }
             let mut found = if n_max < known_bad {
-                self.pool
-                    .find(&self.topo, t, k, n_max, max_scope)
-                    .map(|(v, s)| (v, s, target))
+                self.pool.find(&self.topo, t, k, n_max, max_scope).map(|(v, s)| (v, s, target))
             } else {
                 None
             };
@@ -300,20 +271,11 @@ impl Scheduler {
                 let Some((k, n)) = self.shape(&spec, t, min) else {
                     continue;
                 };
-                if let Some(nodes) =
-                    self.pool
-                        .find_among(&self.topo, &ctx.reservations[r].held, t, k, n, max_scope)
-                {
+                if let Some(nodes) = self.pool.find_among(&self.topo, &ctx.reservations[r].held, t, k, n, max_scope) {
                     let total = min;
-                    let before: u64 = nodes
-                        .iter()
-                        .map(|n| self.pool.st[n.idx()].free_count() as u64)
-                        .sum();
+                    let before: u64 = nodes.iter().map(|n| self.pool.st[n.idx()].free_count() as u64).sum();
                     self.start(slot, k, &nodes, total, Scope::Site, true, out);
-                    let after: u64 = nodes
-                        .iter()
-                        .map(|n| self.pool.st[n.idx()].free_count() as u64)
-                        .sum();
+                    let after: u64 = nodes.iter().map(|n| self.pool.st[n.idx()].free_count() as u64).sum();
                     ctx.held_free -= before - after;
                     return Outcome::Started;
                 }
@@ -328,16 +290,14 @@ impl Scheduler {
         }
 
         // Preemption: an entitled job may reclaim from lower classes.
-        if ctx.preempt_budget > 0
-            && spec.class > PriorityClass::Opportunistic
-            && self.fair.entitled(&self.ents, leaf, min as u64)
-        {
+        let claim = if ctx.preempt_budget > 0 { self.claim_rank(slot, min) } else { None };
+        if let Some(rank) = claim {
             ctx.preempt_budget -= 1;
             for &t in &types {
                 let Some((k, n)) = self.shape(&spec, t, min) else {
                     continue;
                 };
-                if let Some((victims, until)) = self.preempt_for(slot, t, k, n, max_scope, out) {
+                if let Some((victims, until)) = self.preempt_for(slot, rank, t, k, n, max_scope, out) {
                     let job = self.jobs[slot as usize].as_mut().expect("job exists");
                     job.awaiting = Some(until);
                     self.claimants.push(slot);
@@ -350,16 +310,12 @@ impl Scheduler {
         let max_res = match self.cfg.backfill {
             Backfill::Easy => 1,
             Backfill::Conservative(n) => n,
-            Backfill::None => 0,
+            Backfill::Strict | Backfill::Greedy => 0,
         };
         if let Some(first) = ctx.reservations.first() {
             if ctx.reservations.len() >= max_res {
                 let reserved = self.jobs[first.job as usize].as_ref().expect("job").spec.id;
-                return Outcome::Waiting(Reason::BehindReservation {
-                    accels: min,
-                    reserved,
-                    start: first.start,
-                });
+                return Outcome::Waiting(Reason::BehindReservation { accels: min, reserved, start: first.start });
             }
         }
         if ctx.reservations.len() < max_res {
@@ -416,14 +372,11 @@ impl Scheduler {
         job.accels = total;
         job.slots = slots.clone();
         job.awaiting = None;
-        let (tenant, qkey, id, end, resume_from) = (
-            job.spec.tenant,
-            job.qkey,
-            job.spec.id,
-            job.end_bound,
-            job.progress.saved,
-        );
-        self.queues[tenant.idx()].remove(&qkey);
+        job.run_start = now;
+        let (tenant, qkey, id, end, resume_from) =
+            (job.spec.tenant, job.qkey, job.spec.id, job.end_bound, job.progress.saved);
+        let q = self.queue_of(&self.jobs[slot as usize].as_ref().expect("job").spec);
+        self.queues[q].remove(&qkey);
         self.pending -= 1;
         self.by_end.insert((end, slot));
         self.fair.add(&self.ents, tenant, total as u64);
@@ -432,13 +385,6 @@ impl Scheduler {
         if backfilled {
             self.stats.backfilled += 1;
         }
-        out.push(Decision::Start {
-            job: id,
-            slots,
-            accels: total,
-            scope,
-            backfilled,
-            resume_from,
-        });
+        out.push(Decision::Start { job: id, slots, accels: total, scope, backfilled, resume_from });
     }
 }

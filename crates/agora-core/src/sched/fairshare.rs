@@ -84,15 +84,13 @@ impl Fair {
 
     /// Is any tenant on the path above its nominal entitlement?
     pub fn over_nominal(&self, ents: &Entitlements, leaf: TenantId) -> bool {
-        ents.path_up(leaf)
-            .any(|t| self.alloc[t.idx()] as f64 > self.nominal[t.idx()] + 1e-9)
+        ents.path_up(leaf).any(|t| self.alloc[t.idx()] as f64 > self.nominal[t.idx()] + 1e-9)
     }
 
     /// Would admitting `accels` more keep every tenant on the path within
     /// its nominal entitlement?
     pub fn entitled(&self, ents: &Entitlements, leaf: TenantId, accels: u64) -> bool {
-        ents.path_up(leaf)
-            .all(|t| (self.alloc[t.idx()] + accels) as f64 <= self.nominal[t.idx()] + 1e-9)
+        ents.path_up(leaf).all(|t| (self.alloc[t.idx()] + accels) as f64 <= self.nominal[t.idx()] + 1e-9)
     }
 }
 
@@ -106,10 +104,7 @@ pub(crate) struct Picker {
 
 impl Picker {
     pub fn new(ents: &Entitlements) -> Picker {
-        Picker {
-            active: vec![BTreeSet::new(); ents.len()],
-            filed: vec![None; ents.len()],
-        }
+        Picker { active: vec![BTreeSet::new(); ents.len()], filed: vec![None; ents.len()] }
     }
 
     pub fn clear(&mut self) {
@@ -184,9 +179,7 @@ mod tests {
             TenantSpec::new("a", "funder", 1.0)
                 .child(TenantSpec::new("a1", "project", 1.0))
                 .child(TenantSpec::new("a2", "project", 1.0)),
-            TenantSpec::new("b", "funder", 1.0)
-                .floor(10)
-                .child(TenantSpec::new("b1", "project", 1.0)),
+            TenantSpec::new("b", "funder", 1.0).floor(10).child(TenantSpec::new("b1", "project", 1.0)),
         ])
         .unwrap()
     }

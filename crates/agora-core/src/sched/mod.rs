@@ -24,16 +24,36 @@ use pool::Pool;
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
 
-/// How backfill protects jobs that cannot start yet.
+/// What happens behind a job that cannot start yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backfill {
-    /// Only the first blocked job gets a reservation (EASY).
+    /// Nothing behind it starts (strict order: plain FIFO).
+    Strict,
+    /// Anything that fits starts; no reservations (may starve big gangs).
+    Greedy,
+    /// The first blocked job gets a reservation; later jobs start only
+    /// where they do not delay it (EASY).
     Easy,
     /// The first `n` blocked jobs get reservations (conservative backfill,
     /// bounded so a cycle stays cheap).
     Conservative(usize),
-    /// No reservations: plain greedy.
-    None,
+}
+
+/// The order in which pending jobs are considered.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Ordering {
+    /// Hierarchical fair share over the entitlement tree, then priority
+    /// class, then age. Agora's default.
+    FairShare,
+    /// Submission order.
+    Fifo,
+    /// Least attained service first (accelerator-seconds received), in two
+    /// queues split at `threshold` like Tiresias' discretised 2D-LAS: jobs
+    /// below it go first and may preempt running jobs above it.
+    Las { threshold: f64 },
+    /// Shortest remaining work first, from each job's estimate (with exact
+    /// estimates: the oracle reference point).
+    ShortestRemaining,
 }
 
 #[derive(Clone, Debug)]
@@ -45,6 +65,7 @@ pub struct Config {
     /// Weight (seconds) of the current allocation against decayed usage;
     /// `None` = half_life / ln 2.
     pub alloc_weight: Option<f64>,
+    pub ordering: Ordering,
     pub backfill: Backfill,
     /// How many jobs a cycle may look at once a reservation exists.
     pub max_backfill_scan: usize,
@@ -62,6 +83,7 @@ impl Default for Config {
             spares_per_block: 0,
             half_life: 7 * 86_400,
             alloc_weight: None,
+            ordering: Ordering::FairShare,
             backfill: Backfill::Easy,
             max_backfill_scan: 20_000,
             preemption: true,
@@ -114,19 +136,9 @@ pub enum Decision {
     },
     /// Node `failed` of the job is replaced in place by hot spare `spare`;
     /// the gang restarts from its last checkpoint.
-    ReplaceNode {
-        job: JobId,
-        failed: NodeId,
-        spare: NodeId,
-        resume_from: Secs,
-    },
+    ReplaceNode { job: JobId, failed: NodeId, spare: NodeId, resume_from: Secs },
     /// The job left its accelerators and is pending again.
-    Requeue {
-        job: JobId,
-        cause: RequeueCause,
-        resume_from: Secs,
-        lost: Secs,
-    },
+    Requeue { job: JobId, cause: RequeueCause, resume_from: Secs, lost: Secs },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -140,11 +152,7 @@ pub enum SchedError {
     #[error("job {job}: {reason}")]
     InvalidJob { job: JobId, reason: String },
     #[error("job {job} is {state}; {what}")]
-    WrongState {
-        job: JobId,
-        state: JobState,
-        what: &'static str,
-    },
+    WrongState { job: JobId, state: JobState, what: &'static str },
     #[error("node {node} is already {state}")]
     NodeState { node: NodeId, state: &'static str },
     #[error("time went backwards: {now} < {last}")]
@@ -214,9 +222,14 @@ struct Job {
     end_bound: Time,
     progress: Progress,
     reason: Reason,
+    /// The cycle `reason` was set in; older reasons are stale.
     reason_cycle: u64,
     /// Waiting for preempted jobs to leave, until this time.
     awaiting: Option<Time>,
+    /// Accelerator-seconds received in finished runs.
+    attained: f64,
+    /// When the current run started.
+    run_start: Time,
 }
 
 /// Checkpoint accounting: (useful work, work saved by periodic checkpoints)
@@ -272,10 +285,7 @@ pub struct Scheduler {
 impl Scheduler {
     pub fn new(topo: Topology, ents: Entitlements, cfg: Config) -> Scheduler {
         let pool = Pool::new(&topo, cfg.spares_per_block);
-        let capacity = (0..topo.nodes.len())
-            .filter(|&n| !pool.st[n].spare)
-            .map(|n| topo.nodes[n].accels as u64)
-            .sum();
+        let capacity = (0..topo.nodes.len()).filter(|&n| !pool.st[n].spare).map(|n| topo.nodes[n].accels as u64).sum();
         let mut spares = vec![0u32; topo.blocks.len()];
         for (n, st) in pool.st.iter().enumerate() {
             if st.spare {
@@ -297,10 +307,7 @@ impl Scheduler {
             }
         }
         let nnodes = topo.nodes.len();
-        let lenders = (0..ents.len() as u32)
-            .map(TenantId)
-            .filter(|t| ents.get(*t).lend_limit.is_some())
-            .collect();
+        let lenders = (0..ents.len() as u32).map(TenantId).filter(|t| ents.get(*t).lend_limit.is_some()).collect();
         Scheduler {
             fair: Fair::new(&ents, cfg.half_life, cfg.alloc_weight),
             picker: Picker::new(&ents),
@@ -369,17 +376,9 @@ impl Scheduler {
 
     /// Handle one event at time `now` (non-decreasing), appending decisions
     /// to `out`. On error nothing has changed.
-    pub fn handle(
-        &mut self,
-        now: Time,
-        event: Event,
-        out: &mut Vec<Decision>,
-    ) -> Result<(), SchedError> {
+    pub fn handle(&mut self, now: Time, event: Event, out: &mut Vec<Decision>) -> Result<(), SchedError> {
         if now < self.now {
-            return Err(SchedError::TimeWentBack {
-                now,
-                last: self.now,
-            });
+            return Err(SchedError::TimeWentBack { now, last: self.now });
         }
         self.now = now;
         match event {
@@ -409,16 +408,13 @@ impl Scheduler {
                 self.jobs.len() as u32 - 1
             }
         };
-        self.seq += 1;
-        let qkey = (2 - spec.class as u8, self.now, self.seq, slot);
-        self.queues[spec.tenant.idx()].insert(qkey);
         self.pending += 1;
         self.by_id.insert(spec.id, slot);
         self.jobs[slot as usize] = Some(Job {
             spec,
             state: JobState::Pending,
             submit: self.now,
-            qkey,
+            qkey: (0, 0, 0, slot),
             slots: Vec::new(),
             accels: 0,
             start: None,
@@ -426,42 +422,31 @@ impl Scheduler {
             end_bound: 0,
             progress: Progress::default(),
             reason: Reason::New,
-            reason_cycle: self.cycle + 1,
+            reason_cycle: self.cycle,
             awaiting: None,
+            attained: 0.0,
+            run_start: 0,
         });
+        self.enqueue(slot);
         self.stats.submitted += 1;
         Ok(())
     }
 
     fn validate(&self, s: &JobSpec) -> Result<(), SchedError> {
-        let bad = |r: String| {
-            Err(SchedError::InvalidJob {
-                job: s.id,
-                reason: r,
-            })
-        };
+        let bad = |r: String| Err(SchedError::InvalidJob { job: s.id, reason: r });
         if !self.ents.is_leaf(s.tenant) {
-            return bad(format!(
-                "tenant {} is not a project (a leaf of the entitlement tree)",
-                s.tenant
-            ));
+            return bad(format!("tenant {} is not a project (a leaf of the entitlement tree)", s.tenant));
         }
         if s.accels == 0 {
             return bad("asks for 0 accelerators".into());
         }
         if let Some(min) = s.min_accels {
             if min == 0 || min > s.accels {
-                return bad(format!(
-                    "elastic range {min}..{} is empty or starts at 0",
-                    s.accels
-                ));
+                return bad(format!("elastic range {min}..{} is empty or starts at 0", s.accels));
             }
         }
         if s.per_node > crate::topology::MAX_NODE_ACCELS {
-            return bad(format!(
-                "{} accelerators per node is more than any node has",
-                s.per_node
-            ));
+            return bad(format!("{} accelerators per node is more than any node has", s.per_node));
         }
         if s.time_limit == 0 {
             return bad("time limit is 0".into());
@@ -482,18 +467,11 @@ impl Scheduler {
             None => false,
         });
         if !feasible {
-            let within = if s.constraint.required {
-                format!("one {}", s.constraint.scope.name())
-            } else {
-                "the site".into()
-            };
+            let within =
+                if s.constraint.required { format!("one {}", s.constraint.scope.name()) } else { "the site".into() };
             return bad(format!(
                 "{need} accelerators ({} per node) can never fit in {within}",
-                if s.per_node == 0 {
-                    "auto".to_string()
-                } else {
-                    s.per_node.to_string()
-                }
+                if s.per_node == 0 { "auto".to_string() } else { s.per_node.to_string() }
             ));
         }
         Ok(())
@@ -501,19 +479,13 @@ impl Scheduler {
 
     fn types_for<'a>(&'a self, s: &JobSpec) -> impl Iterator<Item = TypeId> + 'a {
         let only = s.accel_type;
-        (0..self.topo.types.len() as u32)
-            .map(TypeId)
-            .filter(move |t| only.is_none_or(|o| o == *t))
+        (0..self.topo.types.len() as u32).map(TypeId).filter(move |t| only.is_none_or(|o| o == *t))
     }
 
     /// (accelerators per node, nodes) for `accels` on type `t`.
     fn shape(&self, s: &JobSpec, t: TypeId, accels: u32) -> Option<(u8, u32)> {
         let biggest = self.topo.max_node_accels(t);
-        let k = if s.per_node > 0 {
-            s.per_node
-        } else {
-            accels.min(biggest as u32) as u8
-        };
+        let k = if s.per_node > 0 { s.per_node } else { accels.min(biggest as u32) as u8 };
         if k == 0 || k > biggest {
             return None;
         }
@@ -522,20 +494,14 @@ impl Scheduler {
 
     fn end(&mut self, id: JobId, state: JobState) -> Result<(), SchedError> {
         let slot = *self.by_id.get(&id).ok_or(SchedError::UnknownJob(id))?;
-        let job = self.jobs[slot as usize]
-            .as_ref()
-            .expect("indexed job exists");
+        let job = self.jobs[slot as usize].as_ref().expect("indexed job exists");
         match (job.state, state) {
             (JobState::Pending, JobState::Completed) => {
-                return Err(SchedError::WrongState {
-                    job: id,
-                    state: job.state,
-                    what: "a pending job cannot finish",
-                })
+                return Err(SchedError::WrongState { job: id, state: job.state, what: "a pending job cannot finish" })
             }
             (JobState::Pending, _) => {
-                let (tenant, qkey) = (job.spec.tenant, job.qkey);
-                self.queues[tenant.idx()].remove(&qkey);
+                let (qkey, q) = (job.qkey, self.queue_of(&job.spec));
+                self.queues[q].remove(&qkey);
                 self.pending -= 1;
             }
             _ => self.release(slot),
@@ -561,6 +527,7 @@ impl Scheduler {
             self.grace.remove(&(job.end_bound, slot));
         }
         let (tenant, accels) = (job.spec.tenant, job.accels as u64);
+        job.attained += accels as f64 * self.now.saturating_sub(job.run_start) as f64;
         job.accels = 0;
         self.fair.sub(&self.ents, tenant, accels);
     }
@@ -571,24 +538,51 @@ impl Scheduler {
         let job = self.jobs[slot as usize].as_mut().expect("job exists");
         job.state = JobState::Pending;
         job.reason = Reason::New;
-        job.reason_cycle = self.cycle + 1;
+        job.reason_cycle = self.cycle;
         job.awaiting = None;
-        self.queues[job.spec.tenant.idx()].insert(job.qkey);
-        self.pending += 1;
-        self.stats.requeues += 1;
         out.push(Decision::Requeue {
             job: job.spec.id,
             cause,
             resume_from: job.progress.saved,
             lost: job.progress.lost,
         });
+        self.pending += 1;
+        self.stats.requeues += 1;
+        self.enqueue(slot);
+    }
+
+    /// Which queue holds a pending job: its leaf under fair share, else one
+    /// global queue (kept at the root's index).
+    fn queue_of(&self, spec: &JobSpec) -> usize {
+        match self.cfg.ordering {
+            Ordering::FairShare => spec.tenant.idx(),
+            _ => ROOT.idx(),
+        }
+    }
+
+    /// File a pending job in its queue under the key of the ordering.
+    fn enqueue(&mut self, slot: u32) {
+        self.seq += 1;
+        let job = self.jobs[slot as usize].as_ref().expect("job exists");
+        let (a, b) = match self.cfg.ordering {
+            Ordering::FairShare => (2 - job.spec.class as u8, job.submit),
+            Ordering::Fifo => (0, job.submit),
+            Ordering::Las { threshold } => (u8::from(job.attained >= threshold), job.submit),
+            Ordering::ShortestRemaining => {
+                let total = job.spec.estimate.unwrap_or(job.spec.time_limit);
+                (0, total.saturating_sub(job.progress.saved))
+            }
+        };
+        let key = (a, b, self.seq, slot);
+        let q = self.queue_of(&job.spec);
+        self.jobs[slot as usize].as_mut().expect("job exists").qkey = key;
+        self.queues[q].insert(key);
     }
 
     /// Account the work of the current run up to now: with a checkpoint at
     /// the end if `final_checkpoint`, else back to the last periodic one.
     fn settle_progress(job: &mut Job, now: Time, final_checkpoint: bool) {
-        let (useful, periodic) =
-            work_in(job.spec.checkpoint, now.saturating_sub(job.segment_start));
+        let (useful, periodic) = work_in(job.spec.checkpoint, now.saturating_sub(job.segment_start));
         if final_checkpoint && job.spec.checkpoint.is_some() {
             job.progress.saved += useful;
         } else {
@@ -599,16 +593,9 @@ impl Scheduler {
     }
 
     fn node_failed(&mut self, n: NodeId, out: &mut Vec<Decision>) -> Result<(), SchedError> {
-        let st = self
-            .pool
-            .st
-            .get(n.idx())
-            .ok_or(SchedError::UnknownNode(n))?;
+        let st = self.pool.st.get(n.idx()).ok_or(SchedError::UnknownNode(n))?;
         if !st.up {
-            return Err(SchedError::NodeState {
-                node: n,
-                state: "down",
-            });
+            return Err(SchedError::NodeState { node: n, state: "down" });
         }
         let block = self.topo.nodes[n.idx()].block;
         if st.spare {
@@ -621,19 +608,13 @@ impl Scheduler {
         self.pool.refresh(&self.topo, n);
         let victims = self.pool.st[n.idx()].jobs.clone();
         for slot in victims {
-            let job = self.jobs[slot as usize]
-                .as_mut()
-                .expect("job on node exists");
+            let job = self.jobs[slot as usize].as_mut().expect("job on node exists");
             if job.state == JobState::Running {
                 // A preempting job already settled when it was told to stop.
                 Self::settle_progress(job, self.now, false);
             }
             job.progress.restarts += 1;
-            let failed = *job
-                .slots
-                .iter()
-                .find(|s| s.node == n)
-                .expect("job has a slot on the node");
+            let failed = *job.slots.iter().find(|s| s.node == n).expect("job has a slot on the node");
             let spare = if job.state == JobState::Running {
                 self.topo.block_nodes(block).find(|&c| {
                     let s = &self.pool.st[c.idx()];
@@ -668,16 +649,9 @@ impl Scheduler {
     }
 
     fn node_repaired(&mut self, n: NodeId) -> Result<(), SchedError> {
-        let st = self
-            .pool
-            .st
-            .get(n.idx())
-            .ok_or(SchedError::UnknownNode(n))?;
+        let st = self.pool.st.get(n.idx()).ok_or(SchedError::UnknownNode(n))?;
         if st.up {
-            return Err(SchedError::NodeState {
-                node: n,
-                state: "up",
-            });
+            return Err(SchedError::NodeState { node: n, state: "up" });
         }
         let block = self.topo.nodes[n.idx()].block;
         let st = &mut self.pool.st[n.idx()];

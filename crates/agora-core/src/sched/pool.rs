@@ -158,11 +158,7 @@ impl Pool {
         }
         self.st[n.idx()].avail = new;
         // Count changes for every k between the two values.
-        let (lo, hi, up) = if new > old {
-            (old, new, true)
-        } else {
-            (new, old, false)
-        };
+        let (lo, hi, up) = if new > old { (old, new, true) } else { (new, old, false) };
         for k in (lo + 1)..=hi {
             let k = k as usize;
             let bc = self.block_ge[b][k];
@@ -173,11 +169,7 @@ impl Pool {
             if pc > 0 {
                 self.pod_sets[t][k].remove(&(pc, p as u32));
             }
-            let (bc, pc) = if up {
-                (bc + 1, pc + 1)
-            } else {
-                (bc - 1, pc - 1)
-            };
+            let (bc, pc) = if up { (bc + 1, pc + 1) } else { (bc - 1, pc - 1) };
             self.block_ge[b][k] = bc;
             self.pod_ge[p * self.ntypes + t][k] = pc;
             if up {
@@ -224,14 +216,7 @@ impl Pool {
 
     /// The tightest placement of `n` nodes with `k` available accelerators
     /// each, no wider than `max_scope`. Returns the nodes and the scope used.
-    pub fn find(
-        &self,
-        topo: &Topology,
-        t: TypeId,
-        k: u8,
-        n: u32,
-        max_scope: Scope,
-    ) -> Option<(Vec<NodeId>, Scope)> {
+    pub fn find(&self, topo: &Topology, t: TypeId, k: u8, n: u32, max_scope: Scope) -> Option<(Vec<NodeId>, Scope)> {
         let (ti, ki) = (t.idx(), k as usize);
         if n == 0 || ki == 0 || ki >= K || self.site_ge[ti][ki] < n {
             return None;
@@ -265,15 +250,7 @@ impl Pool {
         Some((out, Scope::Site))
     }
 
-    fn take_from_pod(
-        &self,
-        topo: &Topology,
-        p: PodId,
-        t: TypeId,
-        k: u8,
-        n: u32,
-        out: &mut Vec<NodeId>,
-    ) {
+    fn take_from_pod(&self, topo: &Topology, p: PodId, t: TypeId, k: u8, n: u32, out: &mut Vec<NodeId>) {
         let blocks: Vec<(u32, u32)> = topo.pods[p.idx()]
             .blocks
             .clone()
@@ -316,10 +293,7 @@ impl Pool {
     ) -> Option<Vec<NodeId>> {
         let ok = |c: &&NodeId| {
             let st = &self.st[c.idx()];
-            st.up
-                && !st.spare
-                && st.free_count() >= k
-                && topo.blocks[topo.nodes[c.idx()].block.idx()].accel_type == t
+            st.up && !st.spare && st.free_count() >= k && topo.blocks[topo.nodes[c.idx()].block.idx()].accel_type == t
         };
         let fit: Vec<NodeId> = cands.iter().filter(ok).copied().collect();
         if (fit.len() as u32) < n {
@@ -363,10 +337,7 @@ impl Pool {
                 pod_ge[node.pod.idx() * self.ntypes + t][k] += 1;
                 site_ge[t][k] += 1;
             }
-            if a > 0
-                && self.buckets[node.block.idx()][a as usize].get(st.bucket_pos as usize)
-                    != Some(&(i as u32))
-            {
+            if a > 0 && self.buckets[node.block.idx()][a as usize].get(st.bucket_pos as usize) != Some(&(i as u32)) {
                 return Err(format!("node {i}: not in bucket {a}"));
             }
         }
@@ -457,23 +428,14 @@ mod tests {
         }
         let (nodes, scope) = pool.find(&t, gpu, 8, 2, Scope::Site).unwrap();
         assert_eq!(scope, Scope::Block);
-        assert!(
-            nodes.iter().all(|n| t.nodes[n.idx()].block == BlockId(1)),
-            "{nodes:?}"
-        );
+        assert!(nodes.iter().all(|n| t.nodes[n.idx()].block == BlockId(1)), "{nodes:?}");
         // 6 nodes: no block has them; pod 0 (6 free) is a tighter fit than pod 1 (8).
         let (nodes, scope) = pool.find(&t, gpu, 8, 6, Scope::Site).unwrap();
         assert_eq!(scope, Scope::Pod);
-        assert!(
-            nodes.iter().all(|n| t.nodes[n.idx()].pod == PodId(0)),
-            "{nodes:?}"
-        );
+        assert!(nodes.iter().all(|n| t.nodes[n.idx()].pod == PodId(0)), "{nodes:?}");
         // 7 nodes only fit in pod 1.
         let (nodes, _) = pool.find(&t, gpu, 8, 7, Scope::Pod).unwrap();
-        assert!(
-            nodes.iter().all(|n| t.nodes[n.idx()].pod == PodId(1)),
-            "{nodes:?}"
-        );
+        assert!(nodes.iter().all(|n| t.nodes[n.idx()].pod == PodId(1)), "{nodes:?}");
         assert!(pool.find(&t, gpu, 8, 6, Scope::Block).is_none());
         let (nodes, scope) = pool.find(&t, gpu, 8, 14, Scope::Site).unwrap();
         assert_eq!((nodes.len(), scope), (14, Scope::Site));

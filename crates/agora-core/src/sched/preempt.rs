@@ -17,8 +17,16 @@
 use super::*;
 
 impl Scheduler {
+    /// A running job's rank for preemption, and whether it is borrowing.
+    /// Under LAS the rank is its queue: above the threshold counts as
+    /// opportunistic.
     fn effective_class(&self, slot: u32) -> (PriorityClass, bool) {
         let job = self.jobs[slot as usize].as_ref().expect("job exists");
+        if let Ordering::Las { threshold } = self.cfg.ordering {
+            let attained = job.attained + job.accels as f64 * self.now.saturating_sub(job.run_start) as f64;
+            let rank = if attained >= threshold { PriorityClass::Opportunistic } else { PriorityClass::Standard };
+            return (rank, false);
+        }
         if self.fair.over_nominal(&self.ents, job.spec.tenant) {
             (PriorityClass::Opportunistic, true)
         } else {
@@ -26,43 +34,50 @@ impl Scheduler {
         }
     }
 
+    /// The rank with which a pending job may preempt, if it may: under fair
+    /// share, its class if it stays within its entitlement; under LAS,
+    /// standard while it is in the first queue.
+    pub(super) fn claim_rank(&self, slot: u32, accels: u32) -> Option<PriorityClass> {
+        let job = self.jobs[slot as usize].as_ref().expect("job exists");
+        let rank = match self.cfg.ordering {
+            Ordering::Las { threshold } => (job.attained < threshold).then_some(PriorityClass::Standard)?,
+            _ if self.fair.entitled(&self.ents, job.spec.tenant, accels as u64) => job.spec.class,
+            _ => return None,
+        };
+        (rank > PriorityClass::Opportunistic).then_some(rank)
+    }
+
     /// Work that keeps a tenant within its guaranteed floor is never
     /// preempted: evicting it would take the floor away again.
     fn floor_protected(&self, slot: u32) -> bool {
         let job = self.jobs[slot as usize].as_ref().expect("job exists");
         self.ents.path_up(job.spec.tenant).any(|t| {
-            self.ents
-                .get(t)
-                .floor
-                .is_some_and(|f| self.fair.alloc[t.idx()].saturating_sub(job.accels as u64) < f)
+            self.ents.get(t).floor.is_some_and(|f| self.fair.alloc[t.idx()].saturating_sub(job.accels as u64) < f)
         })
     }
 
     /// Find and preempt victims so job `slot` can place `n` nodes × `k`.
     /// Returns the number of victims and when the last one leaves.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn preempt_for(
         &mut self,
         slot: u32,
+        class: PriorityClass,
         t: TypeId,
         k: u8,
         n: u32,
         max_scope: Scope,
         out: &mut Vec<Decision>,
     ) -> Option<(u32, Time)> {
-        let class = self.jobs[slot as usize].as_ref().expect("job").spec.class;
         let mut best: Option<(u64, Vec<u32>)> = None;
         for scope in [Scope::Block, Scope::Pod, Scope::Site] {
             if scope > max_scope {
                 break;
             }
             let domains: Vec<std::ops::Range<u32>> = match scope {
-                Scope::Block => self
-                    .topo
-                    .blocks
-                    .iter()
-                    .filter(|b| b.accel_type == t)
-                    .map(|b| b.nodes.clone())
-                    .collect(),
+                Scope::Block => {
+                    self.topo.blocks.iter().filter(|b| b.accel_type == t).map(|b| b.nodes.clone()).collect()
+                }
                 Scope::Pod => self.topo.pods.iter().map(|p| p.nodes.clone()).collect(),
                 Scope::Site => std::iter::once(0..self.topo.nodes.len() as u32).collect(),
             };
@@ -96,12 +111,7 @@ impl Scheduler {
             self.by_end.insert((until, v));
             self.grace.insert((until, v));
             self.stats.preemptions += 1;
-            out.push(Decision::Preempt {
-                job: job.spec.id,
-                by,
-                grace_until: until,
-                borrowing,
-            });
+            out.push(Decision::Preempt { job: job.spec.id, by, grace_until: until, borrowing });
         }
         Some((victims.len() as u32, until))
     }
@@ -117,10 +127,7 @@ impl Scheduler {
     ) -> Option<(u64, Vec<u32>)> {
         let usable = |s: &Self, i: u32| {
             let st = &s.pool.st[i as usize];
-            st.up
-                && !st.spare
-                && !st.held
-                && s.topo.blocks[s.topo.nodes[i as usize].block.idx()].accel_type == t
+            st.up && !st.spare && !st.held && s.topo.blocks[s.topo.nodes[i as usize].block.idx()].accel_type == t
         };
         let mut count = 0u32;
         let mut cands: Vec<u32> = Vec::new();
@@ -137,10 +144,7 @@ impl Scheduler {
             let mut any = false;
             for &j in &self.pool.st[i as usize].jobs {
                 let job = self.jobs[j as usize].as_ref().expect("job on node");
-                if job.state == JobState::Running
-                    && self.effective_class(j).0 < class
-                    && !self.floor_protected(j)
-                {
+                if job.state == JobState::Running && self.effective_class(j).0 < class && !self.floor_protected(j) {
                     any = true;
                     if !cands.contains(&j) {
                         cands.push(j);
@@ -155,11 +159,7 @@ impl Scheduler {
         // Lowest effective class first, then the youngest (least lost work).
         cands.sort_by_key(|&j| {
             let job = self.jobs[j as usize].as_ref().expect("job");
-            (
-                self.effective_class(j).0,
-                std::cmp::Reverse(job.segment_start),
-                j,
-            )
+            (self.effective_class(j).0, std::cmp::Reverse(job.segment_start), j)
         });
         let mut chosen = Vec::new();
         let mut cost = 0u64;

@@ -20,7 +20,7 @@ impl Scheduler {
     }
 
     fn reason_of(&self, job: &Job) -> Reason {
-        if job.awaiting.is_some() || job.reason_cycle >= self.cycle {
+        if job.awaiting.is_some() || job.reason_cycle == self.cycle {
             job.reason.clone()
         } else {
             Reason::NotReached(self.report.stop.unwrap_or(Stop::Exhausted))
@@ -59,12 +59,7 @@ impl Scheduler {
         // The smallest per-node request among pending jobs, per type.
         let ntypes = self.topo.types.len();
         let mut min_k = vec![u8::MAX; ntypes];
-        for job in self
-            .jobs
-            .iter()
-            .flatten()
-            .filter(|j| j.state == JobState::Pending)
-        {
+        for job in self.jobs.iter().flatten().filter(|j| j.state == JobState::Pending) {
             let min = job.spec.min_accels.unwrap_or(job.spec.accels);
             for t in self.types_for(&job.spec) {
                 if let Some((k, _)) = self.shape(&job.spec, t, min) {
@@ -72,19 +67,14 @@ impl Scheduler {
                 }
             }
         }
-        let mut f = Fragmentation {
-            capacity: self.capacity,
-            ..Default::default()
-        };
+        let mut f = Fragmentation { capacity: self.capacity, ..Default::default() };
         for (i, st) in self.pool.st.iter().enumerate() {
             if !st.up || st.spare {
                 continue;
             }
             let free = st.free_count();
             f.free += free as u64;
-            let t = self.topo.blocks[self.topo.nodes[i].block.idx()]
-                .accel_type
-                .idx();
+            let t = self.topo.blocks[self.topo.nodes[i].block.idx()].accel_type.idx();
             if free > 0 && min_k[t] != u8::MAX && free < min_k[t] {
                 f.unusable += free as u64;
             }
@@ -111,7 +101,7 @@ impl Scheduler {
                     if !job.slots.is_empty() || job.accels != 0 {
                         return Err(format!("pending job {id} holds accelerators"));
                     }
-                    if !self.queues[job.spec.tenant.idx()].contains(&job.qkey) {
+                    if !self.queues[self.queue_of(&job.spec)].contains(&job.qkey) {
                         return Err(format!("pending job {id} is not queued"));
                     }
                     let r = self.reason_of(job).describe(self.now, &self.ents);
@@ -137,10 +127,7 @@ impl Scheduler {
                         let node = &self.topo.nodes[s.node.idx()];
                         let i = s.node.idx();
                         if used[i] & s.mask != 0 {
-                            return Err(format!(
-                                "an accelerator of node {} is allocated twice",
-                                s.node
-                            ));
+                            return Err(format!("an accelerator of node {} is allocated twice", s.node));
                         }
                         used[i] |= s.mask;
                         if !self.pool.st[i].jobs.contains(&(slot as u32)) {
@@ -152,10 +139,7 @@ impl Scheduler {
                             Scope::Site => true,
                         };
                         if !ok {
-                            return Err(format!(
-                                "job {id} breaks its required {} constraint",
-                                scope.name()
-                            ));
+                            return Err(format!("job {id} breaks its required {} constraint", scope.name()));
                         }
                         if let Some(t) = job.spec.accel_type {
                             if self.topo.blocks[node.block.idx()].accel_type != t {
@@ -174,9 +158,7 @@ impl Scheduler {
         for (i, st) in self.pool.st.iter().enumerate() {
             let cap = full_mask(self.topo.nodes[i].accels);
             if st.free | used[i] != cap || st.free & used[i] != 0 {
-                return Err(format!(
-                    "node {i}: free and allocated accelerators disagree"
-                ));
+                return Err(format!("node {i}: free and allocated accelerators disagree"));
             }
             if st.held {
                 return Err(format!("node {i} is still held after the cycle"));
@@ -185,8 +167,7 @@ impl Scheduler {
         if alloc != self.fair.alloc {
             return Err("fair-share allocations disagree with running jobs".into());
         }
-        if pending != self.pending || self.queues.iter().map(|q| q.len()).sum::<usize>() != pending
-        {
+        if pending != self.pending || self.queues.iter().map(|q| q.len()).sum::<usize>() != pending {
             return Err("pending counts disagree".into());
         }
         let cap: u64 = (0..self.topo.nodes.len())

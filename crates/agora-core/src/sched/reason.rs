@@ -16,6 +16,8 @@ pub enum Stop {
     Full,
     /// The backfill scan reached its configured depth.
     ScanLimit,
+    /// Strict order: the first job that could not start stops the cycle.
+    Blocked,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -23,30 +25,14 @@ pub enum Reason {
     /// Submitted since the last cycle.
     New,
     /// No room in any allowed domain right now.
-    Resources {
-        accels: u32,
-        scope: Scope,
-        required: bool,
-    },
+    Resources { accels: u32, scope: Scope, required: bool },
     /// At the head of the queue: nodes are held for it.
-    Reserved {
-        accels: u32,
-        scope: Scope,
-        start: Time,
-    },
+    Reserved { accels: u32, scope: Scope, start: Time },
     /// Would fit only on nodes held for a reserved job and runs too long to
     /// finish before that job starts.
-    BehindReservation {
-        accels: u32,
-        reserved: JobId,
-        start: Time,
-    },
+    BehindReservation { accels: u32, reserved: JobId, start: Time },
     /// A tenant on the job's path is at its borrowing limit.
-    BorrowLimit {
-        tenant: TenantId,
-        used: u64,
-        limit: u64,
-    },
+    BorrowLimit { tenant: TenantId, used: u64, limit: u64 },
     /// Idle capacity is kept for a tenant by its lending limit.
     KeptForLender { tenant: TenantId, kept: u64 },
     /// Lower-class work is checkpointing to make room for this job.
@@ -103,6 +89,7 @@ impl Reason {
                 "waiting behind higher-priority jobs; beyond this cycle's backfill depth".into()
             }
             Reason::NotReached(Stop::Exhausted) => "waiting behind higher-priority jobs".into(),
+            Reason::NotReached(Stop::Blocked) => "waiting behind the first job in strict order".into(),
         }
     }
 }

@@ -25,14 +25,7 @@ enum Domain {
 }
 
 impl Scheduler {
-    pub(super) fn reserve(
-        &mut self,
-        slot: u32,
-        t: TypeId,
-        k: u8,
-        n: u32,
-        max_scope: Scope,
-    ) -> Option<Reservation> {
+    pub(super) fn reserve(&mut self, slot: u32, t: TypeId, k: u8, n: u32, max_scope: Scope) -> Option<Reservation> {
         let topo = &self.topo;
         let pool = &self.pool;
         let extra = &mut self.scratch;
@@ -59,13 +52,9 @@ impl Scheduler {
                     continue;
                 }
                 let (b, p) = (node.block.0, node.pod.0);
-                let bc = block_cnt
-                    .entry(b)
-                    .or_insert_with(|| pool.block_nodes_ge(node.block, k) as u32);
+                let bc = block_cnt.entry(b).or_insert_with(|| pool.block_nodes_ge(node.block, k) as u32);
                 *bc += 1;
-                let pc = pod_cnt
-                    .entry(p)
-                    .or_insert_with(|| pool.pod_nodes_ge(node.pod, t, k));
+                let pc = pod_cnt.entry(p).or_insert_with(|| pool.pod_nodes_ge(node.pod, t, k));
                 *pc += 1;
                 site_cnt += 1;
                 if *bc >= n {
@@ -91,11 +80,7 @@ impl Scheduler {
             let mut free = Vec::new();
             for i in range {
                 let st = &pool.st[i as usize];
-                if !st.up
-                    || st.spare
-                    || st.held
-                    || topo.blocks[topo.nodes[i as usize].block.idx()].accel_type != t
-                {
+                if !st.up || st.spare || st.held || topo.blocks[topo.nodes[i as usize].block.idx()].accel_type != t {
                     continue;
                 }
                 let now_avail = pool.avail(NodeId(i));
@@ -124,10 +109,6 @@ impl Scheduler {
             self.pool.st[node.idx()].held = true;
             self.pool.refresh(&self.topo, node);
         }
-        Some(Reservation {
-            job: slot,
-            start,
-            held,
-        })
+        Some(Reservation { job: slot, start, held })
     }
 }

@@ -25,10 +25,7 @@ impl SiteBuilder {
                 accels_per_node: accels,
                 last_block_nodes: 0,
             },
-            cfg: Config {
-                preemption_grace: 60,
-                ..Config::default()
-            },
+            cfg: Config { preemption_grace: 60, ..Config::default() },
             tenants: Vec::new(),
         }
     }
@@ -91,18 +88,12 @@ pub fn run(s: &mut Scheduler, script: &str) -> String {
             "repair" => Event::NodeRepaired(NodeId(w[1].parse().unwrap())),
             "explain" => {
                 let id = JobId(w[1].parse().unwrap());
-                lines.push(format!(
-                    "{id}: {}",
-                    s.explain(id).unwrap_or_else(|| "not pending".into())
-                ));
+                lines.push(format!("{id}: {}", s.explain(id).unwrap_or_else(|| "not pending".into())));
                 continue;
             }
             "state" => {
                 let id = JobId(w[1].parse().unwrap());
-                let st = s
-                    .job(id)
-                    .map(|j| j.state.to_string())
-                    .unwrap_or_else(|| "gone".into());
+                let st = s.job(id).map(|j| j.state.to_string()).unwrap_or_else(|| "gone".into());
                 lines.push(format!("{id}: {st}"));
                 continue;
             }
@@ -113,8 +104,7 @@ pub fn run(s: &mut Scheduler, script: &str) -> String {
             Ok(()) => lines.extend(out.iter().map(render)),
             Err(e) => lines.push(format!("error: {e}")),
         }
-        s.check_invariants()
-            .unwrap_or_else(|e| panic!("invariant broken after `{line}`: {e}"));
+        s.check_invariants().unwrap_or_else(|e| panic!("invariant broken after `{line}`: {e}"));
     }
     lines.join("\n")
 }
@@ -143,55 +133,23 @@ pub fn parse_job(s: &Scheduler, w: &[&str]) -> JobSpec {
 
 pub fn render(d: &Decision) -> String {
     match d {
-        Decision::Start {
-            job,
-            slots,
-            accels,
-            scope,
-            backfilled,
-            resume_from,
-        } => {
-            let nodes: Vec<String> = slots
-                .iter()
-                .map(|s| format!("{}:{}", s.node, s.accels()))
-                .collect();
+        Decision::Start { job, slots, accels, scope, backfilled, resume_from } => {
+            let nodes: Vec<String> = slots.iter().map(|s| format!("{}:{}", s.node, s.accels())).collect();
             format!(
                 "start {job} {accels} on {} ({}{}{})",
                 nodes.join(","),
                 scope.name(),
                 if *backfilled { ", backfilled" } else { "" },
-                if *resume_from > 0 {
-                    format!(", resume from {resume_from}")
-                } else {
-                    String::new()
-                }
+                if *resume_from > 0 { format!(", resume from {resume_from}") } else { String::new() }
             )
         }
-        Decision::Preempt {
-            job,
-            by,
-            grace_until,
-            borrowing,
-        } => {
-            format!(
-                "preempt {job} for {by} until {grace_until}{}",
-                if *borrowing { " (borrowing)" } else { "" }
-            )
+        Decision::Preempt { job, by, grace_until, borrowing } => {
+            format!("preempt {job} for {by} until {grace_until}{}", if *borrowing { " (borrowing)" } else { "" })
         }
-        Decision::ReplaceNode {
-            job,
-            failed,
-            spare,
-            resume_from,
-        } => {
+        Decision::ReplaceNode { job, failed, spare, resume_from } => {
             format!("replace node {failed} of {job} by spare {spare}, resume from {resume_from}")
         }
-        Decision::Requeue {
-            job,
-            cause,
-            resume_from,
-            lost,
-        } => {
+        Decision::Requeue { job, cause, resume_from, lost } => {
             format!("requeue {job} ({cause:?}), resume from {resume_from}, lost {lost}")
         }
     }
