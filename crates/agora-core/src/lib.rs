@@ -19,8 +19,8 @@ pub mod topology;
 pub use ids::{human_duration, thousands, BlockId, JobId, NodeId, PodId, Secs, TenantId, Time, TypeId};
 pub use job::{Checkpointing, Constraint, JobSpec, JobState, PriorityClass, Progress, Scope};
 pub use sched::{
-    Backfill, Config, CycleReport, Decision, Event, Fragmentation, JobView, Ordering, Reason, RequeueCause, SchedError,
-    Scheduler, Slot, Stats, Stop,
+    Backfill, Config, CycleReport, Decision, Event, Fragmentation, JobView, Ordering, PreemptCause, Reason,
+    RequeueCause, SchedError, Scheduler, Slot, Stats, Stop,
 };
 pub use tenancy::{Entitlements, TenantSpec};
 pub use topology::{Topology, TopologySpec};

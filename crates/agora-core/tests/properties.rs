@@ -53,7 +53,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 const TENANTS: [&str; 5] = ["a1", "a2", "b1", "c1", "c2"];
 
-fn site(spares: u32) -> Scheduler {
+fn site(spares: u32, policy: usize) -> Scheduler {
     // 2 pods × 2 blocks × 3 nodes × 4 accelerators = 48.
     let topo = agora_core::topology::Regular {
         name: "prop".into(),
@@ -77,13 +77,30 @@ fn site(spares: u32) -> Scheduler {
             .child(TenantSpec::new("c2", "project", 1.0)),
     ])
     .unwrap();
-    let cfg = Config { spares_per_block: spares, preemption_grace: 100, half_life: 3600, ..Config::default() };
+    let (ordering, backfill) = [
+        (Ordering::FairShare, Backfill::Easy),
+        (Ordering::FairShare, Backfill::Conservative(3)),
+        (Ordering::Fifo, Backfill::Strict),
+        (Ordering::Fifo, Backfill::Easy),
+        (Ordering::Las { threshold: 2_000.0 }, Backfill::Greedy),
+        (Ordering::ShortestRemaining, Backfill::Easy),
+    ][policy];
+    let cfg = Config {
+        spares_per_block: spares,
+        preemption_grace: 100,
+        half_life: 3600,
+        ordering,
+        backfill,
+        ..Config::default()
+    };
     Scheduler::new(topo, ents, cfg)
 }
 
 /// What the decisions said, kept independently of the scheduler.
 #[derive(Default)]
 struct Model {
+    /// The run uses LAS ordering (preemption by attained service).
+    las: bool,
     specs: HashMap<JobId, JobSpec>,
     running: Vec<JobId>,
     owner: HashMap<(NodeId, u8), JobId>,
@@ -137,11 +154,16 @@ impl Model {
                 }
                 self.running.push(*job);
             }
-            Decision::Preempt { job, by, borrowing, .. } => {
+            Decision::Preempt { job, by, cause, .. } => {
                 let (victim, winner) = (self.specs[job].class, self.specs[by].class);
-                let effective = if *borrowing { PriorityClass::Opportunistic } else { victim };
-                if effective >= winner {
-                    return Err(format!("job {by} ({winner:?}) preempted {job} ({victim:?}, borrowing {borrowing})"));
+                let ok = match cause {
+                    PreemptCause::LowerClass => victim < winner,
+                    // Borrowed capacity counts as opportunistic.
+                    PreemptCause::Borrowing => winner > PriorityClass::Opportunistic,
+                    PreemptCause::AttainedService => self.las,
+                };
+                if !ok {
+                    return Err(format!("job {by} ({winner:?}) preempted {job} ({victim:?}) for {cause:?}"));
                 }
                 if !self.running.contains(job) {
                     return Err(format!("preempted job {job} was not running"));
@@ -174,9 +196,9 @@ impl Model {
     }
 }
 
-fn run_ops(spares: u32, ops: Vec<Op>) -> Result<(), TestCaseError> {
-    let mut s = site(spares);
-    let mut m = Model::default();
+fn run_ops(spares: u32, policy: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let mut s = site(spares, policy);
+    let mut m = Model { las: policy == 4, ..Model::default() };
     let mut now = 0;
     let mut next_id = 1;
     for op in ops {
@@ -247,11 +269,13 @@ fn run_ops(spares: u32, ops: Vec<Op>) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // 256 cases by default; PROPTEST_CASES=N for a deeper run.
+    #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256), ..ProptestConfig::default() })]
 
     #[test]
-    fn random_event_sequences_keep_every_invariant(spares in 0u32..2, ops in prop::collection::vec(op(), 1..120)) {
-        run_ops(spares, ops)?;
+    fn random_event_sequences_keep_every_invariant(spares in 0u32..2,
+        policy in 0usize..6, ops in prop::collection::vec(op(), 1..120)) {
+        run_ops(spares, policy, ops)?;
     }
 
     /// a's floor is 12 accelerators. Whatever lower-class work fills the
@@ -259,7 +283,7 @@ proptest! {
     /// period and a few cycles.
     #[test]
     fn guaranteed_floors_are_honoured(fill in prop::collection::vec((1..=4u32, 2..5usize, 0..3u8), 4..30), want in 1..=3u32) {
-        let mut s = site(0);
+        let mut s = site(0, 0);
         let mut out = Vec::new();
         for (id, (accels, tenant, class)) in (1..).zip(fill) {
             let leaf = s.entitlements().lookup(TENANTS[tenant]).unwrap();

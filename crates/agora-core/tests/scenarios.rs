@@ -455,7 +455,7 @@ fn las_lets_fresh_jobs_preempt_those_past_the_threshold() {
     ",
         "
         start 1 128 on 0:8,1:8,2:8,3:8,4:8,5:8,6:8,7:8,8:8,9:8,10:8,11:8,12:8,13:8,14:8,15:8 (site)
-        preempt 1 for 2 until 160
+        preempt 1 for 2 until 160 (attained service)
         requeue 1 (Preempted), resume from 95, lost 0
         start 2 32 on 0:8,1:8,2:8,3:8 (block)
     ",

@@ -105,6 +105,18 @@ pub enum Event {
     Tick,
 }
 
+/// Why a running job was chosen as a preemption victim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PreemptCause {
+    /// Its priority class is lower than the preemptor's.
+    LowerClass,
+    /// Its tenant is above its entitlement: the capacity was borrowed and
+    /// is reclaimed (its work counts as opportunistic).
+    Borrowing,
+    /// LAS ordering: it has received more service than the threshold.
+    AttainedService,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequeueCause {
     Preempted,
@@ -130,9 +142,8 @@ pub enum Decision {
         job: JobId,
         by: JobId,
         grace_until: Time,
-        /// The victim's tenant was above its entitlement, so its work
-        /// counted as opportunistic.
-        borrowing: bool,
+        /// Which rule made the job a victim.
+        cause: PreemptCause,
     },
     /// Node `failed` of the job is replaced in place by hot spare `spare`;
     /// the gang restarts from its last checkpoint.

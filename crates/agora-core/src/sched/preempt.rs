@@ -17,20 +17,20 @@
 use super::*;
 
 impl Scheduler {
-    /// A running job's rank for preemption, and whether it is borrowing.
-    /// Under LAS the rank is its queue: above the threshold counts as
-    /// opportunistic.
-    fn effective_class(&self, slot: u32) -> (PriorityClass, bool) {
+    /// A running job's rank for preemption, and the rule that lowered it
+    /// (if any). Under LAS the rank is its queue: above the threshold counts
+    /// as opportunistic.
+    fn effective_class(&self, slot: u32) -> (PriorityClass, PreemptCause) {
         let job = self.jobs[slot as usize].as_ref().expect("job exists");
         if let Ordering::Las { threshold } = self.cfg.ordering {
             let attained = job.attained + job.accels as f64 * self.now.saturating_sub(job.run_start) as f64;
             let rank = if attained >= threshold { PriorityClass::Opportunistic } else { PriorityClass::Standard };
-            return (rank, false);
+            return (rank, PreemptCause::AttainedService);
         }
         if self.fair.over_nominal(&self.ents, job.spec.tenant) {
-            (PriorityClass::Opportunistic, true)
+            (PriorityClass::Opportunistic, PreemptCause::Borrowing)
         } else {
-            (job.spec.class, false)
+            (job.spec.class, PreemptCause::LowerClass)
         }
     }
 
@@ -99,7 +99,7 @@ impl Scheduler {
         let until = self.now + self.cfg.preemption_grace;
         let by = self.jobs[slot as usize].as_ref().expect("job").spec.id;
         for &v in &victims {
-            let (_, borrowing) = self.effective_class(v);
+            let (_, cause) = self.effective_class(v);
             let grace = self.cfg.preemption_grace;
             let now = self.now;
             let job = self.jobs[v as usize].as_mut().expect("victim exists");
@@ -111,7 +111,7 @@ impl Scheduler {
             self.by_end.insert((until, v));
             self.grace.insert((until, v));
             self.stats.preemptions += 1;
-            out.push(Decision::Preempt { job: job.spec.id, by, grace_until: until, borrowing });
+            out.push(Decision::Preempt { job: job.spec.id, by, grace_until: until, cause });
         }
         Some((victims.len() as u32, until))
     }

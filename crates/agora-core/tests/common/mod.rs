@@ -143,8 +143,13 @@ pub fn render(d: &Decision) -> String {
                 if *resume_from > 0 { format!(", resume from {resume_from}") } else { String::new() }
             )
         }
-        Decision::Preempt { job, by, grace_until, borrowing } => {
-            format!("preempt {job} for {by} until {grace_until}{}", if *borrowing { " (borrowing)" } else { "" })
+        Decision::Preempt { job, by, grace_until, cause } => {
+            let why = match cause {
+                PreemptCause::LowerClass => "",
+                PreemptCause::Borrowing => " (borrowing)",
+                PreemptCause::AttainedService => " (attained service)",
+            };
+            format!("preempt {job} for {by} until {grace_until}{why}")
         }
         Decision::ReplaceNode { job, failed, spare, resume_from } => {
             format!("replace node {failed} of {job} by spare {spare}, resume from {resume_from}")
