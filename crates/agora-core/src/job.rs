@@ -82,6 +82,9 @@ pub struct Checkpointing {
     pub interval: Secs,
     /// Seconds one checkpoint write takes (no progress meanwhile).
     pub cost: Secs,
+    /// Seconds a restarted run spends loading its checkpoint before it
+    /// makes progress again (Daly's R).
+    pub restart: Secs,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -148,7 +151,7 @@ impl JobSpec {
         self
     }
     pub fn checkpoint(mut self, interval: Secs, cost: Secs) -> Self {
-        self.checkpoint = Some(Checkpointing { interval, cost });
+        self.checkpoint = Some(Checkpointing { interval, cost, restart: 0 });
         self
     }
     pub fn accel_type(mut self, t: TypeId) -> Self {

@@ -247,12 +247,13 @@ pub struct Regular {
 
 impl Regular {
     pub fn spec(&self) -> TopologySpec {
+        let per_pod = self.blocks_per_pod.max(1) as usize;
         let mut pods = Vec::new();
         let mut b = 0;
         while b < self.blocks {
             let p = pods.len();
             let mut pod = PodSpec { name: format!("pod{p:03}"), blocks: Vec::new() };
-            while b < self.blocks && pod.blocks.len() < self.blocks_per_pod as usize {
+            while b < self.blocks && pod.blocks.len() < per_pod {
                 let n = if b + 1 == self.blocks && self.last_block_nodes > 0 {
                     self.last_block_nodes
                 } else {
@@ -272,8 +273,18 @@ impl Regular {
         TopologySpec { name: self.name.clone(), pods }
     }
 
-    pub fn build(&self) -> Topology {
-        Topology::new(self.spec()).expect("regular topologies are valid by construction")
+    /// Validate and lay out; zero-sized parts are refused with the field.
+    pub fn build(&self) -> Result<Topology, TopologyError> {
+        for (field, v) in [
+            ("blocks", self.blocks),
+            ("blocks_per_pod", self.blocks_per_pod),
+            ("nodes_per_block", self.nodes_per_block),
+        ] {
+            if v == 0 {
+                return Err(err(format!("regular.{field}"), "must be at least 1"));
+            }
+        }
+        Topology::new(self.spec())
     }
 }
 
@@ -321,7 +332,8 @@ mod tests {
             accels_per_node: 8,
             last_block_nodes: 3,
         }
-        .build();
+        .build()
+        .unwrap();
         assert_eq!(t.pods.len(), 3);
         assert_eq!(t.blocks.len(), 5);
         assert_eq!(t.nodes.len(), 4 * 4 + 3);

@@ -64,7 +64,8 @@ fn site(spares: u32, policy: usize) -> Scheduler {
         accels_per_node: 4,
         last_block_nodes: 0,
     }
-    .build();
+    .build()
+    .unwrap();
     let ents = Entitlements::new(vec![
         TenantSpec::new("a", "funder", 2.0)
             .floor(12)

@@ -461,3 +461,30 @@ fn las_lets_fresh_jobs_preempt_those_past_the_threshold() {
     ",
     );
 }
+
+#[test]
+fn a_crashed_job_restarts_from_its_checkpoint_and_pays_its_restart_time() {
+    // Checkpoint every 100 s (10 s each), 30 s to load one on restart.
+    check(
+        site(),
+        "
+        submit 1 a1 8 ck=100/10/30
+        tick
+        at 150        # 1 checkpoint (100 s) saved, 40 s lost
+        crash 1
+        tick
+        at 200        # 30 s of the new run go to loading: 20 s more lost
+        crash 1
+        crash 1       # pending now: refused
+        tick
+    ",
+        "
+        start 1 8 on 0:8 (block)
+        requeue 1 (JobFailure), resume from 100, lost 40
+        start 1 8 on 3:8 (block, resume from 100)
+        requeue 1 (JobFailure), resume from 100, lost 60
+        error: job 1 is pending; only a running job can fail
+        start 1 8 on 0:8 (block, resume from 100)
+    ",
+    );
+}

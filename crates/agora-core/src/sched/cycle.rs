@@ -367,7 +367,7 @@ impl Scheduler {
         let job = self.jobs[slot as usize].as_mut().expect("job exists");
         job.state = JobState::Running;
         job.start.get_or_insert(now);
-        job.segment_start = now;
+        job.segment_start = Self::work_starts(job, now);
         job.end_bound = now + job.spec.time_limit;
         job.accels = total;
         job.slots = slots.clone();

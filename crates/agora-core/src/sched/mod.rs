@@ -97,8 +97,11 @@ impl Default for Config {
 pub enum Event {
     Submit(JobSpec),
     Cancel(JobId),
-    /// The job's process ended (success or failure of the job itself).
+    /// The job's process ended (its work is done, or it gave up).
     Finished(JobId),
+    /// The job crashed (a software fault, not a node's); it restarts from
+    /// its last checkpoint.
+    JobFailed(JobId),
     NodeFailed(NodeId),
     NodeRepaired(NodeId),
     /// Run a scheduling cycle.
@@ -121,6 +124,7 @@ pub enum PreemptCause {
 pub enum RequeueCause {
     Preempted,
     NodeFailure,
+    JobFailure,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -398,6 +402,7 @@ impl Scheduler {
             Event::Finished(id) => self.end(id, JobState::Completed),
             Event::NodeFailed(n) => self.node_failed(n, out),
             Event::NodeRepaired(n) => self.node_repaired(n),
+            Event::JobFailed(id) => self.job_failed(id, out),
             Event::Tick => {
                 self.cycle(out);
                 Ok(())
@@ -603,6 +608,26 @@ impl Scheduler {
         job.segment_start = now;
     }
 
+    fn job_failed(&mut self, id: JobId, out: &mut Vec<Decision>) -> Result<(), SchedError> {
+        let slot = *self.by_id.get(&id).ok_or(SchedError::UnknownJob(id))?;
+        let job = self.jobs[slot as usize].as_mut().expect("indexed job exists");
+        match job.state {
+            JobState::Running => Self::settle_progress(job, self.now, false),
+            JobState::Preempting => {}
+            state => return Err(SchedError::WrongState { job: id, state, what: "only a running job can fail" }),
+        }
+        job.progress.restarts += 1;
+        self.requeue(slot, RequeueCause::JobFailure, out);
+        Ok(())
+    }
+
+    /// When a run starting now makes progress: after loading its
+    /// checkpoint, if it is a restart.
+    fn work_starts(job: &Job, now: Time) -> Time {
+        let resuming = job.progress.restarts > 0 || job.progress.saved > 0;
+        now + job.spec.checkpoint.filter(|_| resuming).map_or(0, |c| c.restart)
+    }
+
     fn node_failed(&mut self, n: NodeId, out: &mut Vec<Decision>) -> Result<(), SchedError> {
         let st = self.pool.st.get(n.idx()).ok_or(SchedError::UnknownNode(n))?;
         if !st.up {
@@ -645,6 +670,7 @@ impl Scheduler {
                     let i = job.slots.iter().position(|s| s.node == n).expect("slot");
                     job.slots[i] = new;
                     job.progress.node_replacements += 1;
+                    job.segment_start = Self::work_starts(job, self.now);
                     self.stats.replacements += 1;
                     out.push(Decision::ReplaceNode {
                         job: job.spec.id,

@@ -408,6 +408,7 @@ mod tests {
             last_block_nodes: 0,
         }
         .build()
+        .unwrap()
     }
 
     #[test]

@@ -52,7 +52,7 @@ impl SiteBuilder {
     }
     pub fn build(self) -> Scheduler {
         let ents = Entitlements::new(self.tenants).expect("valid tenants");
-        Scheduler::new(self.regular.build(), ents, self.cfg)
+        Scheduler::new(self.regular.build().expect("valid site"), ents, self.cfg)
     }
 }
 
@@ -60,8 +60,8 @@ impl SiteBuilder {
 ///
 /// Script lines (`#` starts a comment):
 /// - `at T` — set the clock
-/// - `submit ID TENANT ACCELS [per_node=K] [class=C] [within=S] [prefer=S] [limit=SECS] [elastic=MIN] [ck=INTERVAL/COST]`
-/// - `tick`, `finish ID`, `cancel ID`, `fail NODE`, `repair NODE`
+/// - `submit ID TENANT ACCELS [per_node=K] [class=C] [within=S] [prefer=S] [limit=SECS] [elastic=MIN] [ck=INTERVAL/COST[/RESTART]]`
+/// - `tick`, `finish ID`, `crash ID`, `cancel ID`, `fail NODE`, `repair NODE`
 /// - `explain ID` — print the job's reason
 /// - `state ID` — print the job's state
 ///
@@ -83,6 +83,7 @@ pub fn run(s: &mut Scheduler, script: &str) -> String {
             "submit" => Event::Submit(parse_job(s, &w[1..])),
             "tick" => Event::Tick,
             "finish" => Event::Finished(JobId(w[1].parse().unwrap())),
+            "crash" => Event::JobFailed(JobId(w[1].parse().unwrap())),
             "cancel" => Event::Cancel(JobId(w[1].parse().unwrap())),
             "fail" => Event::NodeFailed(NodeId(w[1].parse().unwrap())),
             "repair" => Event::NodeRepaired(NodeId(w[1].parse().unwrap())),
@@ -122,8 +123,9 @@ pub fn parse_job(s: &Scheduler, w: &[&str]) -> JobSpec {
             "limit" => j.time_limit = v.parse().unwrap(),
             "elastic" => j.min_accels = Some(v.parse().unwrap()),
             "ck" => {
-                let (i, c) = v.split_once('/').unwrap();
-                j = j.checkpoint(i.parse().unwrap(), c.parse().unwrap());
+                let p: Vec<u64> = v.split('/').map(|x| x.parse().unwrap()).collect();
+                j = j.checkpoint(p[0], p[1]);
+                j.checkpoint.as_mut().unwrap().restart = p.get(2).copied().unwrap_or(0);
             }
             _ => panic!("unknown job option {k}"),
         }
