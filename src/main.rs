@@ -1,1 +1,42 @@
-fn main() {}
+//! `agora`: the one binary. Each subcommand is a thin shell over the
+//! library crates; errors from them are reported here, once, for people.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "agora", version, about = "Agora: the open operating system for AI gigafactories")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Measure the scheduler.
+    Bench {
+        #[command(subcommand)]
+        what: cmd::bench::What,
+    },
+    /// Show built-in clusters, or check and summarise a cluster file.
+    Cluster(cmd::cluster::Args),
+    /// Check a site file (entitlement tree and scheduler settings).
+    Site(cmd::site::Args),
+    /// Replay a workload on a simulated site under several policies.
+    Sim(Box<cmd::sim::Args>),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Bench { what } => cmd::bench::run(what),
+        Command::Cluster(a) => cmd::cluster::run(a),
+        Command::Site(a) => cmd::site::run(a),
+        Command::Sim(a) => cmd::sim::run(*a),
+    };
+    if let Err(e) = result {
+        eprintln!("agora: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -50,6 +50,11 @@ impl Scheduler {
         self.pool.st[n.idx()].spare
     }
 
+    /// Jobs holding accelerators on a node.
+    pub fn jobs_on(&self, n: NodeId) -> impl Iterator<Item = JobId> + '_ {
+        self.pool.st[n.idx()].jobs.iter().filter_map(|&j| self.jobs[j as usize].as_ref().map(|j| j.spec.id))
+    }
+
     /// Free accelerators on a node (whether or not it is schedulable).
     pub fn node_free(&self, n: NodeId) -> u32 {
         self.pool.st[n.idx()].free.count_ones()

@@ -1,0 +1,537 @@
+//! The discrete-event simulator. It drives the production scheduler: jobs
+//! arrive, run for the work they need plus checkpoint and restart
+//! overheads, fail and are repaired; every decision comes from
+//! `agora_core::Scheduler`.
+//!
+//! Events are ordered by (time, sequence number), time is virtual, the only
+//! randomness is a `Rng` seeded from the configuration, and ids are the
+//! workload's: the same inputs and seed give the same run, decision for
+//! decision. Scheduling cycles follow events but at most one per
+//! `cycle_interval` of virtual time (as a real control loop batches them).
+
+use crate::clock::thread_cpu;
+use crate::failures::{daly_interval, job_mtbf, Cause, FailureModel};
+use crate::record::{JobRecord, Programme, RunResult, Sample};
+use crate::workload::{SimJob, Workload};
+use agora_core::rng::Rng;
+use agora_core::{
+    Checkpointing, Config, Decision, Entitlements, Event, JobId, JobSpec, NodeId, Scheduler, Secs, TenantId, Time,
+    Topology,
+};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::Write;
+use std::time::Instant;
+
+/// How checkpoint intervals are chosen for jobs that checkpoint.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum CheckpointPolicy {
+    /// Daly's optimum for the job's own MTBF (gang size × node MTBF).
+    YoungDaly,
+    /// Whatever the workload says (jobs with interval 0 do not checkpoint).
+    AsGiven,
+    /// No checkpoints: a failure loses the whole run.
+    Off,
+}
+
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub seed: u64,
+    pub failures: FailureModel,
+    pub checkpoints: CheckpointPolicy,
+    /// Minimum virtual time between scheduling cycles.
+    pub cycle_interval: Secs,
+    /// Sampling period; None = about 1,000 samples over the run.
+    pub sample_every: Option<Secs>,
+    /// The scheduler sees exact runtimes (estimates and time limits).
+    pub exact_estimates: bool,
+    /// Draw a progress bar on stderr once a run takes over a second.
+    pub progress: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 1,
+            failures: FailureModel::llama3(),
+            checkpoints: CheckpointPolicy::YoungDaly,
+            cycle_interval: 10,
+            sample_every: None,
+            exact_estimates: false,
+            progress: false,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Ev {
+    End {
+        job: u32,
+        run: u32,
+    },
+    /// A failure of the given cause (index into `Cause::ALL`) on a node.
+    Fail {
+        cause: u8,
+        node: u32,
+    },
+    Repair(u32),
+    Tick,
+    Sample,
+}
+
+/// Per-job simulation state.
+#[derive(Clone, Debug, Default)]
+struct Live {
+    run: u32,
+    /// Wall time the current run started.
+    run_start: Time,
+    /// Seconds of the current run spent loading a checkpoint.
+    run_restart: Secs,
+    running: bool,
+    accels: u32,
+    first_start: Option<Time>,
+    end: Option<Time>,
+    overhead: Secs,
+    lost: Secs,
+    restarts: u32,
+    preemptions: u32,
+    replacements: u32,
+    rejected: bool,
+}
+
+struct Sim<'a> {
+    w: &'a Workload,
+    cfg: &'a SimConfig,
+    sched: Scheduler,
+    specs: Vec<Checkpointing>,
+    live: Vec<Live>,
+    heap: BinaryHeap<Reverse<(Time, u64, Ev)>>,
+    seq: u64,
+    rng: Rng,
+    now: Time,
+    next_cycle: Time,
+    tick_pending: bool,
+    dirty: bool,
+    out: Vec<Decision>,
+    used: u64,
+    queued_accels: u64,
+    sched_time: std::time::Duration,
+    failures: u64,
+    done: usize,
+    samples: Vec<Sample>,
+    programmes: Vec<TenantId>,
+}
+
+/// Run one policy over a workload. `sched_cfg` is the policy's scheduler
+/// configuration; `policy` only names the run.
+pub fn run(
+    topo: &Topology,
+    ents: &Entitlements,
+    sched_cfg: Config,
+    policy: &str,
+    w: &Workload,
+    cfg: &SimConfig,
+) -> RunResult {
+    let wall = Instant::now();
+    let cpu0 = thread_cpu();
+    let _ = cpu0;
+    let programmes: Vec<TenantId> = programme_ids(ents);
+    let node_mtbf = cfg.failures.node_mtbf_s / cfg.failures.scale.max(1e-12);
+    let max_node = topo.nodes.iter().map(|n| n.accels).max().unwrap_or(1) as u32;
+    let specs = w
+        .jobs
+        .iter()
+        .map(|j| match (j.checkpoint, cfg.checkpoints) {
+            (None, _) | (_, CheckpointPolicy::Off) => Checkpointing { interval: 0, cost: 0, restart: 0 },
+            (Some(c), CheckpointPolicy::AsGiven) => c,
+            (Some(c), CheckpointPolicy::YoungDaly) => {
+                let nodes = j.accels.div_ceil(if j.per_node > 0 { j.per_node as u32 } else { max_node.min(j.accels) });
+                let mtbf = if cfg.failures.scale > 0.0 { job_mtbf(node_mtbf, nodes) } else { f64::INFINITY };
+                let interval =
+                    if mtbf.is_finite() { daly_interval(c.cost as f64, mtbf, c.restart as f64) } else { j.work as f64 };
+                Checkpointing { interval: (interval.round() as Secs).clamp(60, j.work.max(60)), ..c }
+            }
+        })
+        .collect();
+    let horizon_guess = w.jobs.last().map_or(0, |j| j.submit) + 1;
+    let sample_every = cfg.sample_every.unwrap_or((horizon_guess / 1000).max(60));
+    let start = w.jobs.first().map_or(0, |j| j.submit);
+    let mut sim = Sim {
+        w,
+        cfg,
+        sched: Scheduler::new(topo.clone(), ents.clone(), sched_cfg),
+        specs,
+        live: vec![Live::default(); w.jobs.len()],
+        heap: BinaryHeap::new(),
+        seq: 0,
+        rng: Rng::new(cfg.seed),
+        now: start,
+        next_cycle: start,
+        tick_pending: false,
+        dirty: false,
+        out: Vec::new(),
+        used: 0,
+        queued_accels: 0,
+        sched_time: std::time::Duration::ZERO,
+        failures: 0,
+        done: 0,
+        samples: Vec::new(),
+        programmes,
+    };
+    sim.push(start, Ev::Sample);
+    if cfg.failures.scale > 0.0 {
+        sim.schedule_failure();
+    }
+    sim.main_loop(sample_every, wall);
+    sim.finish(topo, ents, policy, sample_every, start, wall)
+}
+
+/// The programme of each project: its ancestor at depth 2 (or the funder
+/// for shallow trees).
+pub fn programme_ids(ents: &Entitlements) -> Vec<TenantId> {
+    let depth = if ents.tenants.iter().any(|t| t.depth >= 2) { 2 } else { 1 };
+    (1..ents.len() as u32).map(TenantId).filter(|t| ents.get(*t).depth == depth).collect()
+}
+
+impl Sim<'_> {
+    fn push(&mut self, t: Time, ev: Ev) {
+        self.seq += 1;
+        self.heap.push(Reverse((t, self.seq, ev)));
+    }
+
+    fn schedule_failure(&mut self) {
+        let nodes = self.sched.topology().nodes.len() as u64;
+        let (dt, cause, node) = self.cfg.failures.next_failure(&mut self.rng, nodes);
+        let t = self.now + dt.ceil().max(1.0) as Time;
+        let cause = Cause::ALL.iter().position(|c| *c == cause).unwrap_or(0) as u8;
+        self.push(t, Ev::Fail { cause, node: node as u32 });
+    }
+
+    fn handle(&mut self, e: Event) -> bool {
+        let t0 = Instant::now();
+        let ok = self.sched.handle(self.now, e, &mut self.out).is_ok();
+        self.sched_time += t0.elapsed();
+        ok
+    }
+
+    fn main_loop(&mut self, sample_every: Secs, wall: Instant) {
+        let mut next_arrival = 0usize;
+        let n = self.w.jobs.len();
+        let mut iter = 0u64;
+        let mut bar_shown = false;
+        loop {
+            let ta = self.w.jobs.get(next_arrival).map(|j| j.submit);
+            let te = self.heap.peek().map(|Reverse((t, _, _))| *t);
+            let t = match (ta, te) {
+                (Some(a), Some(e)) => a.min(e),
+                (Some(a), None) => a,
+                (None, Some(e)) => e,
+                (None, None) => break,
+            };
+            // Only samples, failures and repairs remain: the run is over.
+            if next_arrival == n && self.done == n && !self.tick_pending {
+                break;
+            }
+            self.now = t.max(self.now);
+            while next_arrival < n && self.w.jobs[next_arrival].submit <= self.now {
+                self.arrive(next_arrival);
+                next_arrival += 1;
+            }
+            while let Some(&Reverse((et, _, ev))) = self.heap.peek() {
+                if et > self.now {
+                    break;
+                }
+                self.heap.pop();
+                self.event(ev, sample_every);
+            }
+            if self.dirty {
+                if self.now >= self.next_cycle {
+                    self.cycle();
+                } else if !self.tick_pending {
+                    self.tick_pending = true;
+                    let at = self.next_cycle;
+                    self.push(at, Ev::Tick);
+                }
+            }
+            iter += 1;
+            if self.cfg.progress && iter.is_multiple_of(4096) && wall.elapsed().as_secs_f64() > 1.0 {
+                bar_shown = true;
+                let frac = next_arrival as f64 / n.max(1) as f64 * 0.5 + self.done as f64 / n.max(1) as f64 * 0.5;
+                let filled = (frac * 30.0) as usize;
+                eprint!(
+                    "\r  [{}{}] {:>3.0}%  {:.1}s",
+                    "#".repeat(filled),
+                    " ".repeat(30 - filled.min(30)),
+                    frac * 100.0,
+                    wall.elapsed().as_secs_f64()
+                );
+                let _ = std::io::stderr().flush();
+            }
+        }
+        if bar_shown {
+            eprintln!("\r  [{}] 100%  {:.1}s", "#".repeat(30), wall.elapsed().as_secs_f64());
+        }
+    }
+
+    fn arrive(&mut self, i: usize) {
+        let j = &self.w.jobs[i];
+        let spec = self.spec(i, j);
+        if self.handle(Event::Submit(spec)) {
+            self.queued_accels += j.accels as u64;
+            self.dirty = true;
+        } else {
+            // Cannot run on this cluster (too big, or an unknown type).
+            self.live[i].rejected = true;
+            self.done += 1;
+        }
+    }
+
+    fn spec(&self, i: usize, j: &SimJob) -> JobSpec {
+        let ck = self.specs[i];
+        let exact = self.cfg.exact_estimates;
+        let need = self.wall_need(i, 0, false);
+        JobSpec {
+            id: JobId(i as u64),
+            tenant: j.tenant,
+            accels: j.accels,
+            min_accels: None,
+            per_node: j.per_node,
+            constraint: j.constraint,
+            accel_type: j.accel_type,
+            class: j.class,
+            time_limit: if exact { need } else { j.time_limit.max(need) },
+            estimate: exact.then_some(need),
+            checkpoint: (ck.interval > 0).then_some(ck),
+        }
+    }
+
+    /// Wall seconds a run needs to finish job `i` from `saved` seconds of
+    /// work: restart (if resuming), the rest of the work, and the
+    /// checkpoints written on the way.
+    fn wall_need(&self, i: usize, saved: Secs, resuming: bool) -> Secs {
+        let ck = self.specs[i];
+        let left = self.w.jobs[i].work.saturating_sub(saved).max(1);
+        let writes = if ck.interval > 0 { left.div_ceil(ck.interval) - 1 } else { 0 };
+        let restart = if resuming && ck.interval > 0 { ck.restart } else { 0 };
+        restart + left + writes * ck.cost
+    }
+
+    /// Overhead (restart + checkpoint writes) spent by the current run so far.
+    fn run_overhead(&self, i: usize) -> Secs {
+        let l = &self.live[i];
+        let ck = self.specs[i];
+        let elapsed = self.now.saturating_sub(l.run_start);
+        let restart = elapsed.min(l.run_restart);
+        let writes = if ck.interval > 0 { (elapsed - restart) / (ck.interval + ck.cost) } else { 0 };
+        restart + writes * ck.cost
+    }
+
+    fn event(&mut self, ev: Ev, sample_every: Secs) {
+        match ev {
+            Ev::End { job, run } => {
+                let i = job as usize;
+                if self.live[i].run != run || !self.live[i].running {
+                    return;
+                }
+                // Completed: the run did all its work.
+                let ck = self.specs[i];
+                let elapsed = self.now - self.live[i].run_start;
+                let writes = if ck.interval > 0 {
+                    (elapsed - self.live[i].run_restart).saturating_sub(0) / (ck.interval + ck.cost)
+                } else {
+                    0
+                };
+                if let Some(v) = self.sched.job(JobId(i as u64)) {
+                    let p = v.progress;
+                    let l = &mut self.live[i];
+                    l.lost = p.lost;
+                    l.restarts = p.restarts;
+                    l.preemptions = p.preemptions;
+                    l.replacements = p.node_replacements;
+                }
+                let l = &mut self.live[i];
+                l.overhead += l.run_restart + writes.min(self.w.jobs[i].work / ck.interval.max(1)) * ck.cost;
+                l.running = false;
+                l.end = Some(self.now);
+                self.used -= l.accels as u64;
+                self.done += 1;
+                self.handle(Event::Finished(JobId(i as u64)));
+                self.dirty = true;
+            }
+            Ev::Fail { cause, node } => {
+                self.failures += 1;
+                let cause = Cause::ALL[cause as usize];
+                let node = NodeId(node);
+                if cause.takes_node_down() {
+                    if self.sched.node_is_up(node) {
+                        let repair = self.cfg.failures.repair_time(&mut self.rng, cause);
+                        self.handle(Event::NodeFailed(node));
+                        self.push(self.now + repair.max(1), Ev::Repair(node.0));
+                        self.apply_decisions();
+                        self.dirty = true;
+                    }
+                } else {
+                    let victim = self.sched.jobs_on(node).next();
+                    if let Some(job) = victim {
+                        self.handle(Event::JobFailed(job));
+                        self.apply_decisions();
+                        self.dirty = true;
+                    }
+                }
+                self.schedule_failure();
+            }
+            Ev::Repair(n) => {
+                self.handle(Event::NodeRepaired(NodeId(n)));
+                self.dirty = true;
+            }
+            Ev::Tick => {
+                self.tick_pending = false;
+                self.dirty = true;
+            }
+            Ev::Sample => {
+                self.sample();
+                if self.done < self.w.jobs.len() {
+                    self.push(self.now + sample_every, Ev::Sample);
+                }
+            }
+        }
+    }
+
+    fn cycle(&mut self) {
+        self.dirty = false;
+        self.next_cycle = self.now + self.cfg.cycle_interval;
+        self.handle(Event::Tick);
+        self.apply_decisions();
+    }
+
+    fn apply_decisions(&mut self) {
+        let out = std::mem::take(&mut self.out);
+        for d in &out {
+            match *d {
+                Decision::Start { job, accels, resume_from, .. } => {
+                    let i = job.0 as usize;
+                    let resuming = self.live[i].first_start.is_some();
+                    let need = self.wall_need(i, resume_from, resuming);
+                    let ck = self.specs[i];
+                    let now = self.now;
+                    let l = &mut self.live[i];
+                    l.run += 1;
+                    l.running = true;
+                    l.run_start = now;
+                    l.run_restart = if resuming && ck.interval > 0 { ck.restart } else { 0 };
+                    l.accels = accels;
+                    l.first_start.get_or_insert(now);
+                    let run = l.run;
+                    self.used += accels as u64;
+                    self.queued_accels -= self.w.jobs[i].accels as u64;
+                    self.push(now + need, Ev::End { job: i as u32, run });
+                }
+                Decision::Preempt { grace_until, .. } => {
+                    self.push(grace_until, Ev::Tick);
+                }
+                Decision::ReplaceNode { job, resume_from, .. } => {
+                    let i = job.0 as usize;
+                    let spent = self.run_overhead(i);
+                    let need = self.wall_need(i, resume_from, true);
+                    let ck = self.specs[i];
+                    let now = self.now;
+                    let l = &mut self.live[i];
+                    l.overhead += spent;
+                    l.run += 1;
+                    l.run_start = now;
+                    l.run_restart = if ck.interval > 0 { ck.restart } else { 0 };
+                    let run = l.run;
+                    self.push(now + need, Ev::End { job: i as u32, run });
+                }
+                Decision::Requeue { job, lost, .. } => {
+                    let i = job.0 as usize;
+                    let spent = self.run_overhead(i);
+                    let l = &mut self.live[i];
+                    l.overhead += spent;
+                    l.lost = lost;
+                    l.run += 1;
+                    l.running = false;
+                    self.used -= l.accels as u64;
+                    self.queued_accels += self.w.jobs[i].accels as u64;
+                }
+            }
+        }
+        self.out = out;
+        self.out.clear();
+    }
+
+    fn sample(&mut self) {
+        let frag = self.sched.fragmentation();
+        let by_programme = self.programmes.iter().map(|p| self.sched.allocated(*p)).collect();
+        self.samples.push(Sample {
+            t: self.now,
+            capacity: self.sched.capacity(),
+            used: self.used,
+            queued_jobs: self.sched.pending_count() as u64,
+            queued_accels: self.queued_accels,
+            unusable: frag.unusable,
+            by_programme,
+        });
+    }
+
+    fn finish(
+        mut self,
+        topo: &Topology,
+        ents: &Entitlements,
+        policy: &str,
+        sample_every: Secs,
+        start: Time,
+        wall: Instant,
+    ) -> RunResult {
+        self.sample();
+        let share = ents.share();
+        let programmes: Vec<Programme> = self
+            .programmes
+            .iter()
+            .map(|p| Programme { name: ents.get(*p).path.clone(), share: share[p.idx()] })
+            .collect();
+        let prog_of = |t: TenantId| -> usize {
+            ents.path_up(t).find_map(|a| self.programmes.iter().position(|p| *p == a)).unwrap_or(0)
+        };
+        let jobs = self
+            .w
+            .jobs
+            .iter()
+            .zip(&self.live)
+            .filter(|(_, l)| !l.rejected)
+            .map(|(j, l)| JobRecord {
+                id: j.id,
+                programme: prog_of(j.tenant),
+                tenant: ents.get(j.tenant).path.clone(),
+                accels: j.accels,
+                submit: j.submit,
+                first_start: l.first_start,
+                end: l.end,
+                work: j.work,
+                lost: l.lost,
+                overhead: l.overhead,
+                restarts: l.restarts,
+                preemptions: l.preemptions,
+                node_replacements: l.replacements,
+                recorded_wait: j.recorded_wait,
+            })
+            .collect();
+        RunResult {
+            policy: policy.into(),
+            workload: self.w.name.clone(),
+            cluster: topo.name.clone(),
+            seed: self.cfg.seed,
+            total_accels: topo.total_accels(),
+            programmes,
+            jobs,
+            samples: self.samples,
+            sample_every,
+            start,
+            horizon: self.now,
+            stats: self.sched.stats().clone(),
+            failures: self.failures,
+            sched_cpu: self.sched_time,
+            wall: wall.elapsed(),
+        }
+    }
+}

@@ -1,0 +1,527 @@
+//! Figures of merit for one run, computed from its `RunResult` alone
+//! (job records and site samples), so every figure can be recomputed
+//! from the exported CSV and JSON.
+//!
+//! Conventions, relied on by every function here:
+//! - Samples form a step function: sample `i` holds from its `t` until the
+//!   next sample's `t`, the last one until `horizon`. Time integrals ("∫x dt")
+//!   are exact sums over those steps.
+//! - Percentiles are nearest-rank: the p-th percentile of `n` sorted values
+//!   is the value of rank `ceil(p/100 · n)` (at least 1).
+//! - Nothing is NaN: a ratio with an empty denominator is 0, a distribution
+//!   of no values is all zeros with `n == 0`.
+
+use crate::record::{size_class, JobRecord, RunResult, Sample, SIZE_CLASSES};
+use agora_core::{Secs, Time};
+
+/// Delivered share is judged in this many equal windows of the run (see `share_windows`).
+pub const SHARE_WINDOWS: u64 = 24;
+
+/// A distribution of durations in seconds.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Dist {
+    pub n: usize,
+    pub mean: f64,
+    pub p50: Secs,
+    pub p99: Secs,
+}
+
+/// Job counts and time distributions of one slice of the workload.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Group {
+    pub name: String,
+    pub jobs: usize,
+    pub completed: usize,
+    /// Accelerator-seconds the slice asked for (Σ accels·work).
+    pub offered_accel_s: f64,
+    /// Over completed jobs.
+    pub jct: Dist,
+    /// Over started jobs.
+    pub wait: Dist,
+}
+
+/// Delivered against entitled share of each programme in one time window
+/// (vectors in `RunResult::programmes` order).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShareWindow {
+    pub start: Time,
+    pub end: Time,
+    /// The programme's accelerator-seconds over all programmes' (0 if none).
+    pub delivered: Vec<f64>,
+    /// `Programme::share` renormalised over programmes with demand (0 without).
+    pub entitled: Vec<f64>,
+    pub demand: Vec<bool>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Summary {
+    pub jobs: usize,
+    pub started: usize,
+    pub completed: usize,
+    /// ∫used dt / ∫capacity dt.
+    pub utilization: f64,
+    /// Offered accelerator-seconds / ∫capacity dt, at most 1.
+    pub utilization_bound: f64,
+    pub jct: Dist,
+    pub wait: Dist,
+    /// One per programme, in `RunResult::programmes` order.
+    pub by_programme: Vec<Group>,
+    /// One per `SIZE_CLASSES` entry.
+    pub by_size: Vec<Group>,
+    pub share_windows: Vec<ShareWindow>,
+    /// Max over windows that delivered anything, and over programmes, of
+    /// |delivered − entitled| (a fraction of the site's delivered work).
+    pub share_error_max: f64,
+    /// Whole-run delivered share per programme.
+    pub delivered_share: Vec<f64>,
+    /// Whole-run entitlement per programme, renormalised over programmes with any job.
+    pub entitled_share: Vec<f64>,
+    /// Jain's index of delivered/entitled over programmes with demand and a
+    /// non-zero share; 1 is perfectly proportional, 0 means undefined.
+    pub jain_index: f64,
+    /// ∫unusable dt / ∫capacity dt: schedulable accelerator time left free
+    /// that no queued job could use.
+    pub fragmentation: f64,
+    pub preemptions: u64,
+    pub requeues: u64,
+    pub node_replacements: u64,
+    /// Σ restarts over job records.
+    pub restarts: u64,
+    pub failures: u64,
+    /// Σwork / Σ(work+lost+overhead) over completed jobs.
+    pub ettr: f64,
+    /// Mean and 10th percentile of the per-job ETTR of completed jobs.
+    pub ettr_job_mean: f64,
+    pub ettr_job_p10: f64,
+    pub sched_cpu_s: f64,
+    pub sim_wall_s: f64,
+}
+
+pub fn summarize(r: &RunResult) -> Summary {
+    let np = r.programmes.len();
+    let capacity_s = integral(r, |s| s.capacity);
+    let offered: f64 = r.jobs.iter().map(offered_accel_s).sum();
+
+    let mut by_programme: Vec<Vec<&JobRecord>> = vec![Vec::new(); np];
+    let mut by_size: Vec<Vec<&JobRecord>> = vec![Vec::new(); SIZE_CLASSES.len()];
+    for j in &r.jobs {
+        if let Some(g) = by_programme.get_mut(j.programme) {
+            g.push(j);
+        }
+        by_size[size_class(j.accels)].push(j);
+    }
+    let group = |name: &str, jobs: &[&JobRecord]| Group {
+        name: name.to_string(),
+        jobs: jobs.len(),
+        completed: jobs.iter().filter(|j| j.end.is_some()).count(),
+        offered_accel_s: jobs.iter().map(|j| offered_accel_s(j)).sum(),
+        jct: dist(jobs.iter().filter_map(|j| j.jct()).collect()),
+        wait: dist(jobs.iter().filter_map(|j| j.wait()).collect()),
+    };
+
+    let share_windows = share_windows(r);
+    let share_error_max = share_windows
+        .iter()
+        .filter(|w| w.delivered.iter().any(|&d| d > 0.0))
+        .flat_map(|w| w.delivered.iter().zip(&w.entitled).map(|(d, e)| (d - e).abs()))
+        .fold(0.0, f64::max);
+
+    // Whole run: demand is having submitted any job, or having held anything.
+    let held = held_per_programme(r);
+    let demand: Vec<bool> = (0..np).map(|p| !by_programme[p].is_empty() || held[p] > 0).collect();
+    let delivered_share = shares(&held);
+    let entitled_share = entitled(r, &demand);
+    let jain_index = jain(&delivered_share, &entitled_share);
+
+    let done: Vec<&JobRecord> = r.jobs.iter().filter(|j| j.end.is_some()).collect();
+    let work: Secs = done.iter().map(|j| j.work).sum();
+    let held_s: Secs = done.iter().map(|j| j.work + j.lost + j.overhead).sum();
+    let mut ettrs: Vec<f64> = done.iter().filter_map(|j| j.ettr()).collect();
+    ettrs.sort_unstable_by(f64::total_cmp);
+
+    Summary {
+        jobs: r.jobs.len(),
+        started: r.jobs.iter().filter(|j| j.first_start.is_some()).count(),
+        completed: done.len(),
+        utilization: ratio(integral(r, |s| s.used) as f64, capacity_s as f64),
+        utilization_bound: ratio(offered, capacity_s as f64).min(1.0),
+        jct: dist(r.jobs.iter().filter_map(JobRecord::jct).collect()),
+        wait: dist(r.jobs.iter().filter_map(JobRecord::wait).collect()),
+        by_programme: r.programmes.iter().zip(&by_programme).map(|(p, js)| group(&p.name, js)).collect(),
+        by_size: SIZE_CLASSES.iter().zip(&by_size).map(|((_, _, n), js)| group(n, js)).collect(),
+        share_windows,
+        share_error_max,
+        delivered_share,
+        entitled_share,
+        jain_index,
+        fragmentation: ratio(integral(r, |s| s.unusable) as f64, capacity_s as f64),
+        preemptions: r.stats.preemptions,
+        requeues: r.stats.requeues,
+        node_replacements: r.stats.replacements,
+        restarts: r.jobs.iter().map(|j| u64::from(j.restarts)).sum(),
+        failures: r.failures,
+        ettr: ratio(work as f64, held_s as f64),
+        ettr_job_mean: ratio(ettrs.iter().sum(), ettrs.len() as f64),
+        ettr_job_p10: percentile(&ettrs, 10.0).unwrap_or(0.0),
+        sched_cpu_s: r.sched_cpu.as_secs_f64(),
+        sim_wall_s: r.wall.as_secs_f64(),
+    }
+}
+
+/// Nearest-rank percentile of sorted values: rank `ceil(p/100 · n)`, at least 1.
+pub fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
+    let n = sorted.len();
+    let rank = (p / 100.0 * n as f64).ceil() as usize;
+    sorted.get(rank.clamp(1, n.max(1)) - 1).copied()
+}
+
+fn dist(mut v: Vec<Secs>) -> Dist {
+    v.sort_unstable();
+    Dist {
+        n: v.len(),
+        mean: ratio(v.iter().map(|&x| x as f64).sum(), v.len() as f64),
+        p50: percentile(&v, 50.0).unwrap_or(0),
+        p99: percentile(&v, 99.0).unwrap_or(0),
+    }
+}
+
+fn ratio(num: f64, den: f64) -> f64 {
+    if den > 0.0 {
+        num / den
+    } else {
+        0.0
+    }
+}
+
+fn offered_accel_s(j: &JobRecord) -> f64 {
+    f64::from(j.accels) * j.work as f64
+}
+
+/// Each sample with the seconds it holds for (see the module docs).
+pub(crate) fn steps(r: &RunResult) -> impl Iterator<Item = (&Sample, Secs)> {
+    let next = r.samples.iter().skip(1).map(|s| s.t).chain([r.horizon]);
+    r.samples.iter().zip(next).map(|(s, end)| (s, end.saturating_sub(s.t)))
+}
+
+fn integral(r: &RunResult, f: impl Fn(&Sample) -> u64) -> u128 {
+    steps(r).map(|(s, dt)| u128::from(f(s)) * u128::from(dt)).sum()
+}
+
+fn held_per_programme(r: &RunResult) -> Vec<u128> {
+    let mut held = vec![0u128; r.programmes.len()];
+    for (s, dt) in steps(r) {
+        for (h, &a) in held.iter_mut().zip(&s.by_programme) {
+            *h += u128::from(a) * u128::from(dt);
+        }
+    }
+    held
+}
+
+/// Each value over their sum (all 0 if the sum is 0).
+fn shares(v: &[u128]) -> Vec<f64> {
+    let total: u128 = v.iter().sum();
+    v.iter().map(|&x| ratio(x as f64, total as f64)).collect()
+}
+
+/// `Programme::share` renormalised over the programmes with demand.
+fn entitled(r: &RunResult, demand: &[bool]) -> Vec<f64> {
+    let total: f64 = r.programmes.iter().zip(demand).filter(|(_, &d)| d).map(|(p, _)| p.share).sum();
+    r.programmes.iter().zip(demand).map(|(p, &d)| if d { ratio(p.share, total) } else { 0.0 }).collect()
+}
+
+/// Jain's index of x_i = delivered_i / entitled_i over programmes entitled
+/// to something: (Σx)² / (n·Σx²), or 0 when undefined.
+pub fn jain(delivered: &[f64], entitled: &[f64]) -> f64 {
+    let x: Vec<f64> = delivered.iter().zip(entitled).filter(|(_, &e)| e > 0.0).map(|(d, e)| d / e).collect();
+    let (sum, sq): (f64, f64) = (x.iter().sum(), x.iter().map(|v| v * v).sum());
+    ratio(sum * sum, x.len() as f64 * sq)
+}
+
+/// The run `[start, horizon)` cut into `SHARE_WINDOWS` equal windows, each
+/// at least one sample interval long so it holds a sample (the last window
+/// may be shorter). A programme has demand in a window if one of its jobs was
+/// submitted before the window ends and not completed before it starts
+/// (samples do not say who is queued), or if it held accelerators there.
+fn share_windows(r: &RunResult) -> Vec<ShareWindow> {
+    let span = r.horizon.saturating_sub(r.start);
+    let np = r.programmes.len();
+    if span == 0 || r.samples.is_empty() {
+        return Vec::new();
+    }
+    let len = span.div_ceil(SHARE_WINDOWS).max(r.sample_every).max(1);
+    let n = span.div_ceil(len) as usize;
+    let bounds = |k: usize| (r.start + k as u64 * len, (r.start + (k as u64 + 1) * len).min(r.horizon));
+
+    let mut held = vec![vec![0u128; np]; n];
+    for (s, dt) in steps(r) {
+        let (a, b) = (s.t.max(r.start), (s.t + dt).min(r.horizon));
+        let mut k = (a.saturating_sub(r.start) / len) as usize;
+        while a < b && k < n {
+            let (ws, we) = bounds(k);
+            if ws >= b {
+                break;
+            }
+            let overlap = u128::from(b.min(we) - a.max(ws));
+            for (h, &acc) in held[k].iter_mut().zip(&s.by_programme) {
+                *h += u128::from(acc) * overlap;
+            }
+            k += 1;
+        }
+    }
+
+    let mut demand: Vec<Vec<bool>> = held.iter().map(|w| w.iter().map(|&h| h > 0).collect()).collect();
+    for j in r.jobs.iter().filter(|j| j.programme < np) {
+        let first = (j.submit.saturating_sub(r.start) / len) as usize;
+        let last = match j.end {
+            Some(e) if e <= r.start => continue,
+            Some(e) => ((e - r.start).div_ceil(len) as usize).min(n) - 1,
+            None => n - 1,
+        };
+        for w in demand.iter_mut().take(last + 1).skip(first) {
+            w[j.programme] = true;
+        }
+    }
+
+    (0..n)
+        .map(|k| {
+            let (start, end) = bounds(k);
+            ShareWindow {
+                start,
+                end,
+                delivered: shares(&held[k]),
+                entitled: entitled(r, &demand[k]),
+                demand: std::mem::take(&mut demand[k]),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::record::Programme;
+    use std::time::Duration;
+
+    /// A run over `programmes` (name, share) with no jobs and no samples.
+    pub(crate) fn run(programmes: &[(&str, f64)]) -> RunResult {
+        RunResult {
+            policy: "agora".into(),
+            workload: "test".into(),
+            cluster: "tiny".into(),
+            seed: 7,
+            total_accels: 8,
+            programmes: programmes.iter().map(|&(n, s)| Programme { name: n.into(), share: s }).collect(),
+            jobs: Vec::new(),
+            samples: Vec::new(),
+            sample_every: 10,
+            start: 0,
+            horizon: 0,
+            stats: Default::default(),
+            failures: 0,
+            sched_cpu: Duration::ZERO,
+            wall: Duration::ZERO,
+        }
+    }
+
+    /// A job of programme `p`: (accels, submit, first_start, end, work).
+    pub(crate) fn job(
+        id: u64,
+        p: usize,
+        accels: u32,
+        times: (Time, Option<Time>, Option<Time>),
+        work: Secs,
+    ) -> JobRecord {
+        JobRecord {
+            id,
+            programme: p,
+            tenant: format!("org/p{p}"),
+            accels,
+            submit: times.0,
+            first_start: times.1,
+            end: times.2,
+            work,
+            lost: 0,
+            overhead: 0,
+            restarts: 0,
+            preemptions: 0,
+            node_replacements: 0,
+            recorded_wait: None,
+        }
+    }
+
+    /// A sample: (t, capacity, used, unusable, held per programme).
+    pub(crate) fn sample(t: Time, capacity: u64, used: u64, unusable: u64, by_programme: &[u64]) -> Sample {
+        Sample { t, capacity, used, queued_jobs: 0, queued_accels: 0, unusable, by_programme: by_programme.to_vec() }
+    }
+
+    fn no_nan(s: &Summary) {
+        let mut all = vec![
+            s.utilization,
+            s.utilization_bound,
+            s.jct.mean,
+            s.wait.mean,
+            s.share_error_max,
+            s.jain_index,
+            s.fragmentation,
+            s.ettr,
+            s.ettr_job_mean,
+            s.ettr_job_p10,
+        ];
+        for g in s.by_programme.iter().chain(&s.by_size) {
+            all.extend([g.jct.mean, g.wait.mean, g.offered_accel_s]);
+        }
+        for w in &s.share_windows {
+            all.extend(w.delivered.iter().chain(&w.entitled));
+        }
+        all.extend(s.delivered_share.iter().chain(&s.entitled_share));
+        assert!(all.iter().all(|v| v.is_finite()), "{s:?}");
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let check = |v: &[u64], p: f64, want: Option<u64>| assert_eq!(percentile(v, p), want, "p{p} of {v:?}");
+        let ten: Vec<u64> = (1..=10).collect();
+        check(&ten, 50.0, Some(5));
+        check(&ten, 99.0, Some(10));
+        check(&ten, 10.0, Some(1));
+        check(&ten, 11.0, Some(2));
+        check(&ten, 0.0, Some(1));
+        check(&ten, 100.0, Some(10));
+        check(&[42], 99.0, Some(42));
+        check(&[], 50.0, None);
+        let hundred: Vec<u64> = (1..=100).collect();
+        check(&hundred, 99.0, Some(99));
+        check(&hundred, 50.0, Some(50));
+    }
+
+    #[test]
+    fn utilization_is_time_weighted() {
+        // capacity 10 throughout; used 5 for 10 s, 10 for 30 s, 0 for 60 s
+        // (the last sample holds until the horizon): 350 / 1000.
+        let mut r = run(&[("a", 1.0)]);
+        r.horizon = 100;
+        r.samples = vec![sample(0, 10, 5, 2, &[5]), sample(10, 10, 10, 0, &[10]), sample(40, 10, 0, 4, &[0])];
+        r.jobs = vec![job(1, 0, 5, (0, Some(0), Some(100)), 60)];
+        let s = summarize(&r);
+        assert_eq!(s.utilization, 0.35);
+        assert_eq!(s.utilization_bound, 0.3);
+        assert_eq!(s.fragmentation, (2.0 * 10.0 + 4.0 * 60.0) / 1000.0);
+        // Offered more than the site could give: capped.
+        r.jobs[0].work = 1000;
+        assert_eq!(summarize(&r).utilization_bound, 1.0);
+    }
+
+    #[test]
+    fn time_distributions_overall_and_by_group() {
+        let mut r = run(&[("a", 0.5), ("b", 0.5)]);
+        r.jobs = vec![
+            job(1, 0, 1, (0, Some(10), Some(110)), 100),
+            job(2, 0, 8, (0, Some(30), Some(330)), 300),
+            job(3, 1, 64, (5, Some(5), None), 1000),
+            job(4, 1, 4096, (5, None, None), 1000),
+        ];
+        let s = summarize(&r);
+        assert_eq!((s.jobs, s.started, s.completed), (4, 3, 2));
+        assert_eq!(s.jct, Dist { n: 2, mean: 220.0, p50: 110, p99: 330 });
+        assert_eq!(s.wait, Dist { n: 3, mean: 40.0 / 3.0, p50: 10, p99: 30 });
+        assert_eq!(s.by_programme[0].wait, Dist { n: 2, mean: 20.0, p50: 10, p99: 30 });
+        assert_eq!(s.by_programme[1].wait, Dist { n: 1, mean: 0.0, p50: 0, p99: 0 });
+        assert_eq!(s.by_programme[1].jct, Dist::default());
+        let classes: Vec<(&str, usize)> = s.by_size.iter().map(|g| (g.name.as_str(), g.jobs)).collect();
+        assert_eq!(classes, [("1", 1), ("2-8", 1), ("9-64", 1), ("65-512", 0), ("513-4k", 1), (">4k", 0)]);
+        assert_eq!(s.by_size[1].offered_accel_s, 2400.0);
+    }
+
+    /// Two programmes over a 2400 s run sampled every 100 s (24 windows of 100 s).
+    fn two_programmes(shares: (f64, f64), held: (u64, u64)) -> Summary {
+        let mut r = run(&[("a", shares.0), ("b", shares.1)]);
+        r.sample_every = 100;
+        r.horizon = 2400;
+        r.samples = (0..24).map(|k| sample(k * 100, 8, held.0 + held.1, 0, &[held.0, held.1])).collect();
+        r.jobs = vec![job(1, 0, 4, (0, Some(0), None), 9999), job(2, 1, 4, (0, Some(0), None), 9999)];
+        summarize(&r)
+    }
+
+    #[test]
+    fn jain_is_one_when_delivery_follows_entitlement() {
+        let check = |shares, held, want: f64| {
+            let s = two_programmes(shares, held);
+            assert!((s.jain_index - want).abs() < 1e-12, "{shares:?} {held:?}: {}", s.jain_index);
+        };
+        check((0.5, 0.5), (4, 4), 1.0);
+        check((0.75, 0.25), (6, 2), 1.0);
+        // x = (1.5, 0.5): (2)² / (2 · 2.5) = 0.8.
+        check((0.5, 0.5), (6, 2), 0.8);
+        // x = (1/0.75, 0) = (4/3, 0): J = 1/n = 0.5.
+        check((0.75, 0.25), (8, 0), 0.5);
+    }
+
+    #[test]
+    fn share_error_is_the_worst_window_gap() {
+        let s = two_programmes((0.5, 0.5), (6, 2));
+        assert_eq!(s.share_windows.len(), 24);
+        assert_eq!((s.share_windows[3].start, s.share_windows[3].end), (300, 400));
+        assert_eq!(s.share_windows[3].delivered, [0.75, 0.25]);
+        assert_eq!(s.share_windows[3].entitled, [0.5, 0.5]);
+        assert_eq!(s.share_error_max, 0.25);
+        assert_eq!(two_programmes((0.75, 0.25), (6, 2)).share_error_max, 0.0);
+    }
+
+    #[test]
+    fn entitlement_renormalises_over_programmes_with_demand() {
+        // Three programmes; c has no job at all, b's only job ends at 1200.
+        let mut r = run(&[("a", 0.5), ("b", 0.25), ("c", 0.25)]);
+        r.sample_every = 100;
+        r.horizon = 2400;
+        r.samples = (0..24)
+            .map(|k| sample(k * 100, 8, 8, 0, &[if k < 12 { 6 } else { 8 }, if k < 12 { 2 } else { 0 }, 0]))
+            .collect();
+        r.jobs = vec![job(1, 0, 8, (0, Some(0), None), 9999), job(2, 1, 2, (0, Some(0), Some(1200)), 1200)];
+        let s = summarize(&r);
+        let w = &s.share_windows;
+        assert_eq!(w[0].entitled, [2.0 / 3.0, 1.0 / 3.0, 0.0]);
+        assert_eq!(w[0].delivered, [0.75, 0.25, 0.0]);
+        assert_eq!(w[12].entitled, [1.0, 0.0, 0.0]);
+        assert_eq!(w[12].demand, [true, false, false]);
+        assert!((s.share_error_max - (0.75 - 2.0 / 3.0)).abs() < 1e-12);
+        assert_eq!(s.entitled_share, [2.0 / 3.0, 1.0 / 3.0, 0.0]);
+    }
+
+    #[test]
+    fn ettr_overall_and_per_job() {
+        let mut r = run(&[("a", 1.0)]);
+        let mut a = job(1, 0, 8, (0, Some(0), Some(100)), 60);
+        (a.lost, a.overhead) = (30, 10);
+        let b = job(2, 0, 8, (0, Some(0), Some(100)), 100);
+        let mut unfinished = job(3, 0, 8, (0, Some(0), None), 50);
+        unfinished.lost = 50;
+        r.jobs = vec![a, b, unfinished];
+        let s = summarize(&r);
+        assert_eq!(s.ettr, 160.0 / 200.0);
+        assert_eq!(s.ettr_job_mean, 0.8);
+        assert_eq!(s.ettr_job_p10, 0.6);
+    }
+
+    #[test]
+    fn empty_inputs_give_zeros() {
+        let mut r = run(&[]);
+        let s = summarize(&r);
+        no_nan(&s);
+        assert_eq!((s.jobs, s.utilization, s.jain_index, s.share_error_max, s.ettr), (0, 0.0, 0.0, 0.0, 0.0));
+        assert!(s.share_windows.is_empty());
+        // Programmes and jobs, but nothing sampled or completed.
+        r = run(&[("a", 0.0), ("b", 0.0)]);
+        r.horizon = 50;
+        r.jobs = vec![job(1, 0, 8, (0, None, None), 10)];
+        no_nan(&summarize(&r));
+        // Samples of a site that has no capacity and a zero-length horizon.
+        r.samples = vec![sample(0, 0, 0, 0, &[0, 0])];
+        r.horizon = 0;
+        no_nan(&summarize(&r));
+        r.horizon = 50;
+        let s = summarize(&r);
+        no_nan(&s);
+        assert_eq!(s.share_windows.len(), 5);
+        assert_eq!(s.share_error_max, 0.0);
+    }
+}

@@ -1,0 +1,98 @@
+//! What one simulated run leaves behind: a record per job and samples of
+//! the site over time. Metrics and reports are computed from these alone,
+//! so every figure can be recomputed from the per-job CSV.
+
+use agora_core::{Secs, Stats, Time};
+use std::time::Duration;
+
+/// Gang-size classes used in reports (accelerators).
+pub const SIZE_CLASSES: &[(u32, u32, &str)] =
+    &[(1, 1, "1"), (2, 8, "2-8"), (9, 64, "9-64"), (65, 512, "65-512"), (513, 4096, "513-4k"), (4097, u32::MAX, ">4k")];
+
+pub fn size_class(accels: u32) -> usize {
+    SIZE_CLASSES.iter().position(|(lo, hi, _)| (*lo..=*hi).contains(&accels)).unwrap_or(0)
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobRecord {
+    pub id: u64,
+    /// Index into `RunResult::programmes`.
+    pub programme: usize,
+    /// The project's path in the entitlement tree.
+    pub tenant: String,
+    pub accels: u32,
+    pub submit: Time,
+    pub first_start: Option<Time>,
+    /// Completion time (None if the run ended first).
+    pub end: Option<Time>,
+    /// Useful work the job needed (seconds at full size).
+    pub work: Secs,
+    /// Work thrown away by failures and preemptions.
+    pub lost: Secs,
+    /// Seconds spent writing checkpoints and restarting.
+    pub overhead: Secs,
+    pub restarts: u32,
+    pub preemptions: u32,
+    pub node_replacements: u32,
+    /// The wait the trace recorded, if it has one.
+    pub recorded_wait: Option<Secs>,
+}
+
+impl JobRecord {
+    pub fn wait(&self) -> Option<Secs> {
+        self.first_start.map(|s| s - self.submit)
+    }
+    pub fn jct(&self) -> Option<Secs> {
+        self.end.map(|e| e - self.submit)
+    }
+    /// Effective training time ratio: useful work over time held.
+    pub fn ettr(&self) -> Option<f64> {
+        let held = self.work + self.lost + self.overhead;
+        (self.end.is_some() && held > 0).then(|| self.work as f64 / held as f64)
+    }
+}
+
+/// The site at one moment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub t: Time,
+    /// Schedulable accelerators (up, not spare).
+    pub capacity: u64,
+    pub used: u64,
+    pub queued_jobs: u64,
+    pub queued_accels: u64,
+    /// Free accelerators no queued job can use.
+    pub unusable: u64,
+    /// Accelerators held per programme (same order as `programmes`).
+    pub by_programme: Vec<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Programme {
+    pub name: String,
+    /// Entitled fraction of the site (sums to 1 over programmes).
+    pub share: f64,
+}
+
+#[derive(Clone, Debug)]
+pub struct RunResult {
+    pub policy: String,
+    pub workload: String,
+    pub cluster: String,
+    pub seed: u64,
+    pub total_accels: u64,
+    pub programmes: Vec<Programme>,
+    pub jobs: Vec<JobRecord>,
+    /// Taken every `sample_every` seconds of virtual time.
+    pub samples: Vec<Sample>,
+    pub sample_every: Secs,
+    /// First submission to last event.
+    pub start: Time,
+    pub horizon: Time,
+    pub stats: Stats,
+    pub failures: u64,
+    /// CPU time spent inside the scheduler.
+    pub sched_cpu: Duration,
+    /// Wall time of the whole run.
+    pub wall: Duration,
+}

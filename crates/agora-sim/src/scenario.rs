@@ -1,0 +1,159 @@
+//! From command-line words to a runnable scenario: which workload, on
+//! which cluster.
+//!
+//! A workload spec is a built-in name (`philly`, `kth-sp2`, `lingjun`,
+//! `openb`, `llm-1m`), `FORMAT:PATH` with FORMAT one of `swf`, `philly`,
+//! `openb`, `lingjun`, `helios`, or `synthetic:KEY=VALUE,...`. Each
+//! built-in has a natural cluster; an SWF file without one runs on the
+//! machine its header describes.
+
+use crate::synthetic::{self, SyntheticParams};
+use crate::trace::{self, Format, LoadOptions, Trace, TraceError};
+use crate::workload::{self, TenantMap, Workload};
+use agora_core::topology::{BlockSpec, NodeSpec, PodSpec, Regular, TopologySpec};
+use agora_core::{Entitlements, Topology};
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum WorkloadSpec {
+    Builtin(String),
+    File(Format, PathBuf),
+    Synthetic(SyntheticParams),
+}
+
+/// Built-in workloads and the cluster each runs on by default.
+pub const BUILTIN_WORKLOADS: &[(&str, &str)] = &[
+    ("philly", "philly"),
+    ("kth-sp2", "kth-sp2"),
+    ("lingjun", "lingjun"),
+    ("openb", "openb"),
+    ("llm-1m", "gigafactory-100k-nvl72"),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{0}")]
+    Spec(String),
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+}
+
+pub fn parse_workload(spec: &str) -> Result<WorkloadSpec, ScenarioError> {
+    if BUILTIN_WORKLOADS.iter().any(|(n, _)| *n == spec) {
+        return Ok(WorkloadSpec::Builtin(spec.into()));
+    }
+    match spec.split_once(':') {
+        Some(("synthetic", params)) => Ok(WorkloadSpec::Synthetic(
+            SyntheticParams::parse(params).map_err(|e| ScenarioError::Spec(format!("synthetic workload: {e}")))?,
+        )),
+        Some((fmt, path)) => {
+            let format: Format =
+                fmt.parse().map_err(|e: trace::UnknownFormat| ScenarioError::Spec(format!("`{spec}`: {e}")))?;
+            if path.is_empty() {
+                return Err(ScenarioError::Spec(format!("`{spec}`: no path after `{fmt}:`")));
+            }
+            Ok(WorkloadSpec::File(format, PathBuf::from(path)))
+        }
+        None => {
+            let names: Vec<&str> = BUILTIN_WORKLOADS.iter().map(|(n, _)| *n).collect();
+            Err(ScenarioError::Spec(format!(
+                "unknown workload `{spec}`: use a built-in ({}), FORMAT:PATH (swf, philly, openb, lingjun, helios) or synthetic:KEY=VALUE,...",
+                names.join(", ")
+            )))
+        }
+    }
+}
+
+/// A workload loaded but not yet mapped onto a site.
+pub enum Raw {
+    Trace(Trace),
+    Synthetic(SyntheticParams),
+}
+
+pub fn load(spec: &WorkloadSpec, opts: &LoadOptions) -> Result<Raw, ScenarioError> {
+    Ok(match spec {
+        WorkloadSpec::Builtin(name) if name == "llm-1m" => Raw::Synthetic(SyntheticParams::llm_1m()),
+        WorkloadSpec::Builtin(name) => Raw::Trace(trace::builtin(name).expect("listed built-ins exist")?),
+        WorkloadSpec::File(format, path) => Raw::Trace(trace::load(*format, path, opts)?),
+        WorkloadSpec::Synthetic(p) => Raw::Synthetic(p.clone()),
+    })
+}
+
+/// The cluster a workload runs on when none is given: the built-in's own,
+/// an SWF header's machine, or the 100k NVL72 preset.
+pub fn default_cluster(spec: &WorkloadSpec, raw: &Raw) -> Result<Topology, String> {
+    if let WorkloadSpec::Builtin(name) = spec {
+        if name == "openb" {
+            return openb_cluster();
+        }
+        let preset =
+            BUILTIN_WORKLOADS.iter().find(|(n, _)| n == name).map(|(_, c)| *c).unwrap_or("gigafactory-100k-nvl72");
+        return agora_config::preset(preset).ok_or_else(|| format!("preset {preset} is missing"));
+    }
+    if let Raw::Trace(t) = raw {
+        if let Some(m) = t.machine {
+            return swf_machine(&t.name, m.nodes, m.procs);
+        }
+        if let WorkloadSpec::File(Format::Openb, _) = spec {
+            return openb_cluster();
+        }
+    }
+    agora_config::preset("gigafactory-100k-nvl72").ok_or_else(|| "preset missing".into())
+}
+
+/// The machine an SWF header describes: `nodes` nodes sharing `procs`
+/// processors evenly (at most 16 per node), in blocks of up to 32 nodes.
+pub fn swf_machine(name: &str, nodes: u32, procs: u32) -> Result<Topology, String> {
+    if nodes == 0 || procs == 0 {
+        return Err(format!("{name}: the SWF header gives no MaxNodes/MaxProcs; pass --cluster"));
+    }
+    let per = (procs / nodes).clamp(1, 16) as u8;
+    let per_block = nodes.min(32);
+    let blocks = nodes.div_ceil(per_block);
+    Regular {
+        name: format!("{name} machine"),
+        accel_type: "proc".into(),
+        blocks,
+        blocks_per_pod: blocks,
+        nodes_per_block: per_block,
+        accels_per_node: per,
+        last_block_nodes: nodes % per_block,
+    }
+    .build()
+    .map_err(|e| e.to_string())
+}
+
+/// Alibaba's openb GPU cluster from its real node list: one pod per GPU
+/// model, blocks of 16 nodes of one model (nodes keep their GPU counts).
+pub fn openb_cluster() -> Result<Topology, String> {
+    let nodes = trace::builtin_openb_nodes().map_err(|e| e.to_string())?;
+    let mut models: Vec<String> = nodes.iter().filter_map(|n| n.model.clone()).collect();
+    models.sort();
+    models.dedup();
+    let mut pods = Vec::new();
+    for m in models {
+        let of: Vec<_> = nodes.iter().filter(|n| n.model.as_deref() == Some(m.as_str()) && n.gpus > 0).collect();
+        let blocks = of
+            .chunks(16)
+            .enumerate()
+            .map(|(i, c)| BlockSpec {
+                name: format!("{m}-b{i:02}"),
+                accel_type: m.clone(),
+                nodes: c.iter().map(|n| NodeSpec { name: n.name.clone(), accels: n.gpus.min(16) as u8 }).collect(),
+            })
+            .collect();
+        pods.push(PodSpec { name: m.clone(), blocks });
+    }
+    Topology::new(TopologySpec { name: "openb".into(), pods }).map_err(|e| e.to_string())
+}
+
+/// Map the loaded workload onto the site's tenants.
+pub fn workload(raw: Raw, name: &str, topo: &Topology, ents: &Entitlements, map: &TenantMap) -> Workload {
+    match raw {
+        Raw::Trace(t) => workload::from_trace(&t, topo, ents, map),
+        Raw::Synthetic(p) => {
+            let p = p.fit(topo);
+            workload::from_synthetic(name, synthetic::iter(&p), ents)
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! `agora sim`: replay a workload on a simulated site under several
+//! policies, with the production scheduler, and report.
+
+use agora_sim::engine::{self, CheckpointPolicy, SimConfig};
+use agora_sim::failures::FailureModel;
+use agora_sim::metrics;
+use agora_sim::policy::Policy;
+use agora_sim::record::RunResult;
+use agora_sim::report;
+use agora_sim::scenario::{self, WorkloadSpec};
+use agora_sim::trace::LoadOptions;
+use agora_sim::workload::TenantMap;
+use anyhow::Context;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// A built-in (philly, kth-sp2, lingjun, openb, llm-1m), FORMAT:PATH
+    /// (swf, philly, openb, lingjun, helios; plain or gzip) or
+    /// synthetic:KEY=VALUE,... (jobs, seed, load, max_gang, ...).
+    #[arg(long, default_value = "philly")]
+    workload: String,
+    /// A preset or a cluster TOML file; default: the workload's own machine.
+    #[arg(long)]
+    cluster: Option<String>,
+    /// Comma-separated: fifo, easy, las, drf, agora, oracle.
+    #[arg(long, default_value = "fifo,easy,las,drf,agora,oracle")]
+    policy: String,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where the report, JSON summary and per-job CSVs go.
+    #[arg(long, default_value = "out/sim")]
+    out: PathBuf,
+    /// Print the JSON summary (an array, one object per policy) on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Site file (tenants and scheduler settings); default: the example gigafactory.
+    #[arg(long)]
+    site: Option<PathBuf>,
+    /// Map trace groups/users to projects: lines `KEY = PROJECT`, `* = PROJECT`.
+    #[arg(long)]
+    tenant_map: Option<PathBuf>,
+    /// Skip malformed trace rows (and report how many) instead of stopping.
+    #[arg(long)]
+    skip_bad_rows: bool,
+    /// Failure injection: llama3 (calibrated on Llama 3's 54 days), off, or a
+    /// multiple of the llama3 rate such as 2.5.
+    #[arg(long, default_value = "llama3")]
+    failures: String,
+    /// Checkpoint intervals: young-daly, as-given or off.
+    #[arg(long, default_value = "young-daly")]
+    checkpoints: String,
+    /// Minimum virtual seconds between scheduling cycles.
+    #[arg(long, default_value_t = 10)]
+    cycle_interval: u64,
+    /// Write no files, only print.
+    #[arg(long)]
+    no_report: bool,
+}
+
+pub fn run(a: Args) -> anyhow::Result<()> {
+    let policies = Policy::parse_list(&a.policy).map_err(anyhow::Error::msg)?;
+    let site = super::site_or_default(&a.site)?;
+    let spec = scenario::parse_workload(&a.workload)?;
+    let opts = LoadOptions { skip_bad_rows: a.skip_bad_rows };
+    let raw = scenario::load(&spec, &opts)?;
+    let topo = match &a.cluster {
+        Some(c) => agora_config::cluster(c)?,
+        None => scenario::default_cluster(&spec, &raw).map_err(anyhow::Error::msg)?,
+    };
+    let map = match &a.tenant_map {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+            TenantMap::parse(&text, &p.display().to_string(), &site.entitlements)?
+        }
+        None => TenantMap::default(),
+    };
+    let name = match &spec {
+        WorkloadSpec::Builtin(n) => n.clone(),
+        WorkloadSpec::File(f, p) => format!("{}:{}", f.name(), p.display()),
+        WorkloadSpec::Synthetic(_) => "synthetic".into(),
+    };
+    let w = scenario::workload(raw, &name, &topo, &site.entitlements, &map);
+    if w.jobs.is_empty() {
+        anyhow::bail!("workload {name} has no accelerator jobs");
+    }
+    let failures = match a.failures.as_str() {
+        "llama3" => FailureModel::llama3(),
+        "off" => FailureModel::off(),
+        x => {
+            let scale: f64 = x
+                .parse()
+                .ok()
+                .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+                .with_context(|| format!("--failures: `{x}` is not llama3, off or a non-negative number"))?;
+            FailureModel { scale, ..FailureModel::llama3() }
+        }
+    };
+    let checkpoints = match a.checkpoints.as_str() {
+        "young-daly" => CheckpointPolicy::YoungDaly,
+        "as-given" => CheckpointPolicy::AsGiven,
+        "off" => CheckpointPolicy::Off,
+        x => anyhow::bail!("--checkpoints: `{x}` is not young-daly, as-given or off"),
+    };
+    if !a.json {
+        eprintln!("{}", topo.summary());
+        eprintln!(
+            "workload {name}: {} jobs{}{}; policies {}",
+            agora_core::thousands(w.jobs.len() as u64),
+            if w.cpu_only > 0 { format!(" ({} CPU-only left out)", w.cpu_only) } else { String::new() },
+            if w.skipped > 0 { format!(" ({} malformed rows skipped)", w.skipped) } else { String::new() },
+            policies.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let base = SimConfig {
+        seed: a.seed,
+        failures,
+        checkpoints,
+        cycle_interval: a.cycle_interval.max(1),
+        progress: !a.json,
+        ..SimConfig::default()
+    };
+    // Policies are independent runs: two at a time on this machine's cores.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(policies.len()).max(1);
+    let mut results: Vec<Option<RunResult>> = (0..policies.len()).map(|_| None).collect();
+    for chunk in (0..policies.len()).collect::<Vec<_>>().chunks(threads) {
+        let done: Vec<(usize, RunResult)> = std::thread::scope(|s| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|&i| {
+                    let (p, topo, w, site) = (policies[i], &topo, &w, &site);
+                    let cfg = SimConfig {
+                        exact_estimates: p.exact_estimates(),
+                        progress: base.progress && i == chunk[0],
+                        ..base.clone()
+                    };
+                    s.spawn(move || {
+                        (i, engine::run(topo, &site.entitlements, p.configure(&site.scheduler), p.name(), w, &cfg))
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("simulation thread")).collect()
+        });
+        for (i, r) in done {
+            results[i] = Some(r);
+        }
+    }
+    let runs: Vec<(RunResult, metrics::Summary)> = results
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let s = metrics::summarize(&r);
+            (r, s)
+        })
+        .collect();
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report::json(&runs))?);
+    } else {
+        println!("{}", report::terminal(&runs));
+    }
+    if !a.no_report {
+        let paths = report::write_all(&a.out, &runs)
+            .with_context(|| format!("cannot write the report to {}", a.out.display()))?;
+        if !a.json {
+            for p in paths {
+                eprintln!("wrote {}", p.display());
+            }
+        }
+    }
+    Ok(())
+}
