@@ -74,6 +74,7 @@ fn fig_json(f: &Figures) -> serde_json::Value {
         "cycle_ms_p99": f.cycle_ms_p99,
         "cycle_ms_max": f.cycle_ms_max,
         "utilization": f.utilization,
+        "examined_per_cycle": f.examined_per_cycle,
     })
 }
 
@@ -100,6 +101,7 @@ fn print_table(r: &BenchReport) {
     row("cycle p99 (ms)", format!("{:.2}", a.cycle_ms_p99), format!("{:.2}", b.cycle_ms_p99));
     row("cycle max (ms)", format!("{:.2}", a.cycle_ms_max), format!("{:.2}", b.cycle_ms_max));
     row("utilization", format!("{:.1}%", a.utilization * 100.0), format!("{:.1}%", b.utilization * 100.0));
+    row("jobs examined per cycle", format!("{:.0}", a.examined_per_cycle), "-".into());
     println!("preemptions {}, backfilled starts {}", r.preemptions, r.backfilled);
     println!(
         "speedup over baseline: {:.1}x admissions per CPU-second",

@@ -47,6 +47,8 @@ pub struct Figures {
     pub cycle_ms_max: f64,
     /// Allocated / schedulable accelerators at the end.
     pub utilization: f64,
+    /// Pending jobs looked at per cycle, on average.
+    pub examined_per_cycle: f64,
 }
 
 #[derive(Clone, Debug)]
@@ -106,6 +108,7 @@ fn figures(
         cycle_ms_p99: percentile(&cycle_ms, 0.99),
         cycle_ms_max: cycle_ms.last().copied().unwrap_or(0.0),
         utilization,
+        examined_per_cycle: 0.0,
     }
 }
 
@@ -216,6 +219,7 @@ fn run_agora(
     }
 
     // Measured steady state.
+    let examined0 = s.stats().jobs_examined;
     for _ in 0..cfg.cycles {
         for _ in 0..cfg.completions_per_cycle {
             let Some((end, id)) = ends.pop() else { break };
@@ -233,25 +237,71 @@ fn run_agora(
     let used: u64 = s.capacity() - s.fragmentation().free;
     let util = used as f64 / s.capacity().max(1) as f64;
     let st = s.stats().clone();
-    (figures(0, s.pending_count(), cycle_ms, admissions, cpu, util), st.preemptions, st.backfilled)
+    let examined = (st.jobs_examined - examined0) as f64 / cfg.cycles.max(1) as f64;
+    (
+        Figures { examined_per_cycle: examined, ..figures(0, s.pending_count(), cycle_ms, admissions, cpu, util) },
+        st.preemptions,
+        st.backfilled,
+    )
 }
 
-/// FIFO + first fit over a flat node list: the naive scheduler.
+/// The naive scheduler: the same job (EASY backfill over a deep FIFO
+/// queue, the same scan depth) without any index. Placement is first fit
+/// over a flat node list; the reservation's shadow time comes from walking
+/// running jobs by end time; no topology, no fair share, no preemption.
 struct FirstFit {
     free: Vec<u8>,
     per_node: Vec<u8>,
     queue: VecDeque<usize>,
     alloc: HashMap<u64, Vec<(u32, u8)>>,
+    /// Running jobs: (latest end by time limit, id).
+    ends: Vec<(Time, u64)>,
     scan: usize,
 }
 
 impl FirstFit {
-    fn cycle(&mut self, jobs: &[SynthJob], started: &mut Vec<usize>) {
+    /// First fit: `n` nodes with `k` free, skipping `held` unless allowed.
+    fn fit(&self, k: u32, n: usize, held: &[bool], use_held: bool) -> Option<Vec<u32>> {
+        let mut chosen = Vec::with_capacity(n);
+        for (node, f) in self.free.iter().enumerate() {
+            if *f as u32 >= k && (use_held || !held[node]) {
+                chosen.push(node as u32);
+                if chosen.len() == n {
+                    return Some(chosen);
+                }
+            }
+        }
+        None
+    }
+
+    /// When `n` nodes with `k` free will exist, and which: release running
+    /// jobs in end order until enough nodes have room.
+    fn shadow(&self, k: u32, n: usize) -> Option<(Time, Vec<u32>)> {
+        let mut future = self.free.clone();
+        let mut ends = self.ends.clone();
+        ends.sort_unstable();
+        for (end, id) in ends {
+            for &(node, c) in &self.alloc[&id] {
+                future[node as usize] += c;
+            }
+            let fit: Vec<u32> = (0..future.len() as u32).filter(|&i| future[i as usize] as u32 >= k).take(n).collect();
+            if fit.len() == n {
+                return Some((end, fit));
+            }
+        }
+        None
+    }
+
+    fn cycle(&mut self, jobs: &[SynthJob], now: Time, started: &mut Vec<usize>) {
+        let max_node = *self.per_node.iter().max().unwrap_or(&1) as u32;
+        let mut held = vec![false; self.free.len()];
+        let mut shadow: Option<Time> = None;
         let mut kept = VecDeque::with_capacity(self.queue.len());
         let mut scanned = 0;
-        let max_node = *self.per_node.iter().max().unwrap_or(&1) as u32;
         while let Some(i) = self.queue.pop_front() {
-            scanned += 1;
+            if shadow.is_some() {
+                scanned += 1;
+            }
             if scanned > self.scan || self.free.iter().all(|f| *f == 0) {
                 kept.push_back(i);
                 kept.extend(self.queue.drain(..));
@@ -260,19 +310,21 @@ impl FirstFit {
             let j = &jobs[i];
             let k = if j.per_node > 0 { j.per_node as u32 } else { j.accels.min(max_node) };
             let n = j.accels.div_ceil(k) as usize;
-            let mut chosen = Vec::with_capacity(n);
-            for (node, f) in self.free.iter().enumerate() {
-                if *f as u32 >= k {
-                    chosen.push(node as u32);
-                    if chosen.len() == n {
-                        break;
+            let limit = j.time_limit.max(1);
+            let short = shadow.is_some_and(|s| now + limit <= s);
+            let placed = self.fit(k, n, &held, short);
+            let Some(chosen) = placed else {
+                if shadow.is_none() {
+                    if let Some((at, nodes)) = self.shadow(k, n) {
+                        shadow = Some(at);
+                        for node in nodes {
+                            held[node as usize] = true;
+                        }
                     }
                 }
-            }
-            if chosen.len() < n {
                 kept.push_back(i);
                 continue;
-            }
+            };
             let mut left = j.accels;
             let mut a = Vec::with_capacity(n);
             for node in chosen {
@@ -282,6 +334,7 @@ impl FirstFit {
                 left -= c as u32;
             }
             self.alloc.insert(i as u64 + 1, a);
+            self.ends.push((now + limit, i as u64 + 1));
             started.push(i);
         }
         self.queue = kept;
@@ -293,6 +346,7 @@ impl FirstFit {
                 self.free[node as usize] += c;
             }
         }
+        self.ends.retain(|e| e.1 != id);
     }
 }
 
@@ -303,6 +357,7 @@ fn run_baseline(topo: &Topology, cfg: &BenchConfig, jobs: &[SynthJob]) -> Figure
         per_node,
         queue: VecDeque::new(),
         alloc: HashMap::new(),
+        ends: Vec::new(),
         scan: Config::default().max_backfill_scan,
     };
     let mut next = 0;
@@ -314,7 +369,7 @@ fn run_baseline(topo: &Topology, cfg: &BenchConfig, jobs: &[SynthJob]) -> Figure
     let mut admissions = 0u64;
     ff.queue.extend(0..cfg.queued.min(jobs.len()));
     next += cfg.queued;
-    ff.cycle(jobs, &mut started);
+    ff.cycle(jobs, now, &mut started);
     for i in started.drain(..) {
         ends.start(i as u64 + 1, now + jobs[i].duration.min(jobs[i].time_limit).max(1));
     }
@@ -330,7 +385,7 @@ fn run_baseline(topo: &Topology, cfg: &BenchConfig, jobs: &[SynthJob]) -> Figure
             next += 1;
         }
         let c0 = thread_cpu();
-        ff.cycle(jobs, &mut started);
+        ff.cycle(jobs, now, &mut started);
         let c1 = thread_cpu();
         cpu += c1 - t0;
         cycle_ms.push((c1 - c0).as_secs_f64() * 1e3);

@@ -21,12 +21,35 @@ use super::*;
 /// Per-cycle working state.
 pub(super) struct Ctx {
     pub reservations: Vec<Reservation>,
-    /// (type, k, widest scope) -> smallest node count that failed to place.
-    pub failed: HashMap<(u32, u8, Scope), u32>,
+    /// Placements known to fail this cycle (availability only shrinks
+    /// within a cycle, so a failure stays a failure).
+    pub failed: FailCache,
     pub preempt_budget: usize,
     /// Free accelerators on held nodes.
     pub held_free: u64,
     pub scanned_after_reservation: usize,
+}
+
+/// (type, or reservation and type; k; widest scope) -> the smallest node
+/// count known not to fit. A handful of entries: a linear scan beats hashing.
+#[derive(Default)]
+pub(super) struct FailCache(Vec<((u32, u8, Scope), u32)>);
+
+impl FailCache {
+    pub fn get(&self, key: (u32, u8, Scope)) -> u32 {
+        self.0.iter().find(|(k, _)| *k == key).map_or(u32::MAX, |(_, n)| *n)
+    }
+    pub fn insert(&mut self, key: (u32, u8, Scope), n: u32) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, m)) => *m = (*m).min(n),
+            None => self.0.push((key, n)),
+        }
+    }
+}
+
+/// The accelerator types a job may use (no borrow of the scheduler).
+fn types_of(ntypes: u32, only: Option<TypeId>) -> impl Iterator<Item = TypeId> {
+    (0..ntypes).map(TypeId).filter(move |t| only.is_none_or(|o| o == *t))
 }
 
 /// The outcome of looking at one job.
@@ -57,7 +80,7 @@ impl Scheduler {
         self.fair.nominal = self.ents.nominal(self.capacity);
         let mut ctx = Ctx {
             reservations: Vec::new(),
-            failed: HashMap::new(),
+            failed: FailCache::default(),
             preempt_budget: if self.cfg.preemption { self.cfg.max_preemptions_per_cycle } else { 0 },
             held_free: 0,
             scanned_after_reservation: 0,
@@ -212,16 +235,16 @@ impl Scheduler {
         }
         let target = spec.accels.min(room.min(u32::MAX as u64) as u32);
         let max_scope = spec.constraint.required_scope();
+        let ntypes = self.topo.types.len() as u32;
 
         // Placement on free, unheld nodes: tightest domain first.
-        let types: Vec<TypeId> = self.types_for(&spec).collect();
-        for &t in &types {
+        for t in types_of(ntypes, spec.accel_type) {
             let Some((k, n_max)) = self.shape(&spec, t, target) else {
                 continue;
             };
             let n_min = min.div_ceil(k as u32);
             let key = (t.0, k, max_scope);
-            let known_bad = ctx.failed.get(&key).copied().unwrap_or(u32::MAX);
+            let known_bad = ctx.failed.get(key);
             if n_min >= known_bad {
                 continue;
             }
@@ -256,7 +279,7 @@ impl Scheduler {
                     return Outcome::Started;
                 }
                 None => {
-                    ctx.failed.insert(key, n_min.min(known_bad));
+                    ctx.failed.insert(key, n_min);
                 }
             }
         }
@@ -267,11 +290,20 @@ impl Scheduler {
             if end > ctx.reservations[r].start || ctx.reservations[r].held.is_empty() {
                 continue;
             }
-            for &t in &types {
+            for t in types_of(ntypes, spec.accel_type) {
                 let Some((k, n)) = self.shape(&spec, t, min) else {
                     continue;
                 };
-                if let Some(nodes) = self.pool.find_among(&self.topo, &ctx.reservations[r].held, t, k, n, max_scope) {
+                // Held nodes of reservation r: cached apart from free nodes.
+                let key = (t.0 | (r as u32 + 1) << 16, k, max_scope);
+                if n >= ctx.failed.get(key) {
+                    continue;
+                }
+                let found = self.pool.find_among(&self.topo, &ctx.reservations[r].held, t, k, n, max_scope);
+                if found.is_none() {
+                    ctx.failed.insert(key, n);
+                }
+                if let Some(nodes) = found {
                     let total = min;
                     let before: u64 = nodes.iter().map(|n| self.pool.st[n.idx()].free_count() as u64).sum();
                     self.start(slot, k, &nodes, total, Scope::Site, true, out);
@@ -292,12 +324,21 @@ impl Scheduler {
         // Preemption: an entitled job may reclaim from lower classes.
         let claim = if ctx.preempt_budget > 0 { self.claim_rank(slot, min) } else { None };
         if let Some(rank) = claim {
-            ctx.preempt_budget -= 1;
-            for &t in &types {
+            for t in types_of(ntypes, spec.accel_type) {
                 let Some((k, n)) = self.shape(&spec, t, min) else {
                     continue;
                 };
-                if let Some((victims, until)) = self.preempt_for(slot, rank, t, k, n, max_scope, out) {
+                // Searches that failed for this shape and rank fail again.
+                let key = (t.0 | (rank as u32 + 1) << 24, k, max_scope);
+                if n >= ctx.failed.get(key) || ctx.preempt_budget == 0 {
+                    continue;
+                }
+                ctx.preempt_budget -= 1;
+                let found = self.preempt_for(slot, rank, t, k, n, max_scope, out);
+                if found.is_none() {
+                    ctx.failed.insert(key, n);
+                }
+                if let Some((victims, until)) = found {
                     let job = self.jobs[slot as usize].as_mut().expect("job exists");
                     job.awaiting = Some(until);
                     self.claimants.push(slot);
@@ -319,7 +360,7 @@ impl Scheduler {
             }
         }
         if ctx.reservations.len() < max_res {
-            for &t in &types {
+            for t in types_of(ntypes, spec.accel_type) {
                 let Some((k, n)) = self.shape(&spec, t, min) else {
                     continue;
                 };

@@ -82,11 +82,6 @@ impl Fair {
         (u8::from(!below), load.max(0.0).to_bits())
     }
 
-    /// Is any tenant on the path above its nominal entitlement?
-    pub fn over_nominal(&self, ents: &Entitlements, leaf: TenantId) -> bool {
-        ents.path_up(leaf).any(|t| self.alloc[t.idx()] as f64 > self.nominal[t.idx()] + 1e-9)
-    }
-
     /// Would admitting `accels` more keep every tenant on the path within
     /// its nominal entitlement?
     pub fn entitled(&self, ents: &Entitlements, leaf: TenantId, accels: u64) -> bool {

@@ -290,6 +290,8 @@ pub struct Scheduler {
     lenders: Vec<TenantId>,
     /// Max nodes per block, pod and site per type (for feasibility).
     max_nodes: Vec<[u32; 3]>,
+    /// The largest node of each type.
+    max_accels: Vec<u8>,
     seq: u64,
     now: Time,
     cycle: u64,
@@ -322,6 +324,7 @@ impl Scheduler {
             }
         }
         let nnodes = topo.nodes.len();
+        let max_accels = (0..topo.types.len() as u32).map(|t| topo.max_node_accels(TypeId(t))).collect();
         let lenders = (0..ents.len() as u32).map(TenantId).filter(|t| ents.get(*t).lend_limit.is_some()).collect();
         Scheduler {
             fair: Fair::new(&ents, cfg.half_life, cfg.alloc_weight),
@@ -343,6 +346,7 @@ impl Scheduler {
             spares,
             lenders,
             max_nodes,
+            max_accels,
             ents,
             seq: 0,
             now: 0,
@@ -500,7 +504,7 @@ impl Scheduler {
 
     /// (accelerators per node, nodes) for `accels` on type `t`.
     fn shape(&self, s: &JobSpec, t: TypeId, accels: u32) -> Option<(u8, u32)> {
-        let biggest = self.topo.max_node_accels(t);
+        let biggest = self.max_accels[t.idx()];
         let k = if s.per_node > 0 { s.per_node } else { accels.min(biggest as u32) as u8 };
         if k == 0 || k > biggest {
             return None;
@@ -642,7 +646,7 @@ impl Scheduler {
         }
         self.pool.st[n.idx()].up = false;
         self.pool.refresh(&self.topo, n);
-        let victims = self.pool.st[n.idx()].jobs.clone();
+        let victims: Vec<u32> = self.pool.st[n.idx()].jobs.iter().map(|j| j.0).collect();
         for slot in victims {
             let job = self.jobs[slot as usize].as_mut().expect("job on node exists");
             if job.state == JobState::Running {

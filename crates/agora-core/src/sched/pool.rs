@@ -37,8 +37,8 @@ pub(crate) struct NodeState {
     pub up: bool,
     pub spare: bool,
     pub held: bool,
-    /// Jobs (slab indexes) with accelerators on this node.
-    pub jobs: Vec<u32>,
+    /// Jobs (slab indexes) with accelerators on this node, and which.
+    pub jobs: Vec<(u32, u16)>,
     avail: u8,
     bucket_pos: u32,
 }
@@ -50,6 +50,10 @@ impl NodeState {
         } else {
             0
         }
+    }
+    /// Available accelerators as the index sees them.
+    pub fn avail_now(&self) -> u8 {
+        self.avail
     }
     pub fn free_count(&self) -> u8 {
         self.free.count_ones() as u8
@@ -198,7 +202,7 @@ impl Pool {
             free &= !bit;
         }
         st.free = free;
-        st.jobs.push(job);
+        st.jobs.push((job, mask));
         self.refresh(topo, n);
         Slot { node: n, mask }
     }
@@ -208,7 +212,7 @@ impl Pool {
         let st = &mut self.st[slot.node.idx()];
         debug_assert_eq!(st.free & slot.mask, 0, "double free on node {}", slot.node);
         st.free |= slot.mask;
-        if let Some(i) = st.jobs.iter().position(|j| *j == job) {
+        if let Some(i) = st.jobs.iter().position(|j| j.0 == job) {
             st.jobs.swap_remove(i);
         }
         self.refresh(topo, slot.node);

@@ -13,25 +13,73 @@
 //! block (then pod, then the site) add victims, lowest class first and
 //! youngest first, until the gang fits; keep the domain that evicts the
 //! fewest accelerators. Victims get a grace period to checkpoint.
+//! Domains are visited with the most free nodes first and screened before
+//! any sorting; the search keeps the best of the first few feasible ones.
 
 use super::*;
+use crate::ids::{BlockId, PodId};
+
+/// Candidate domains searched per scope in one preemption search.
+const MAX_DOMAINS: usize = 32;
+
+/// What a preemption search needs to know about tenants, computed once per
+/// search instead of once per job per node.
+struct Victims {
+    /// Per tenant: some tenant on its path is above its entitlement.
+    over: Vec<bool>,
+    /// Per tenant: the least (allocation - floor) over floors on its path;
+    /// evicting more than this takes a tenant below its floor.
+    slack: Vec<i64>,
+    /// The preemptor's class: victims rank strictly lower.
+    class: PriorityClass,
+    /// Per job slot: 0 = not yet known, 1 = a victim, 2 = not.
+    memo: std::cell::RefCell<Vec<u8>>,
+}
 
 impl Scheduler {
-    /// A running job's rank for preemption, and the rule that lowered it
-    /// (if any). Under LAS the rank is its queue: above the threshold counts
-    /// as opportunistic.
-    fn effective_class(&self, slot: u32) -> (PriorityClass, PreemptCause) {
-        let job = self.jobs[slot as usize].as_ref().expect("job exists");
+    fn victims(&self, class: PriorityClass) -> Victims {
+        let n = self.ents.len();
+        let (mut over, mut slack) = (vec![false; n], vec![i64::MAX; n]);
+        // Ids are depth-first: parents come before children.
+        for t in 1..n {
+            let tenant = self.ents.get(TenantId(t as u32));
+            let p = tenant.parent.map_or(0, |p| p.idx());
+            over[t] = over[p] || self.fair.alloc[t] as f64 > self.fair.nominal[t] + 1e-9;
+            let own = tenant.floor.map_or(i64::MAX, |f| self.fair.alloc[t] as i64 - f as i64);
+            slack[t] = slack[p].min(own);
+        }
+        Victims { over, slack, class, memo: std::cell::RefCell::new(vec![0; self.jobs.len()]) }
+    }
+
+    /// A running job's rank for preemption, and the rule that lowered it.
+    /// Under LAS the rank is its queue: above the threshold counts as
+    /// opportunistic; otherwise borrowed work counts as opportunistic.
+    fn rank(&self, v: &Victims, job: &Job) -> (PriorityClass, PreemptCause) {
         if let Ordering::Las { threshold } = self.cfg.ordering {
             let attained = job.attained + job.accels as f64 * self.now.saturating_sub(job.run_start) as f64;
             let rank = if attained >= threshold { PriorityClass::Opportunistic } else { PriorityClass::Standard };
             return (rank, PreemptCause::AttainedService);
         }
-        if self.fair.over_nominal(&self.ents, job.spec.tenant) {
+        if v.over[job.spec.tenant.idx()] {
             (PriorityClass::Opportunistic, PreemptCause::Borrowing)
         } else {
             (job.spec.class, PreemptCause::LowerClass)
         }
+    }
+
+    /// May this job be preempted by the search's preemptor? Never if it
+    /// keeps a tenant within its guaranteed floor.
+    fn is_victim(&self, v: &Victims, slot: u32) -> bool {
+        let known = v.memo.borrow()[slot as usize];
+        if known != 0 {
+            return known == 1;
+        }
+        let job = self.jobs[slot as usize].as_ref().expect("job on node");
+        let yes = job.state == JobState::Running
+            && self.rank(v, job).0 < v.class
+            && job.accels as i64 <= v.slack[job.spec.tenant.idx()];
+        v.memo.borrow_mut()[slot as usize] = if yes { 1 } else { 2 };
+        yes
     }
 
     /// The rank with which a pending job may preempt, if it may: under fair
@@ -47,15 +95,6 @@ impl Scheduler {
         (rank > PriorityClass::Opportunistic).then_some(rank)
     }
 
-    /// Work that keeps a tenant within its guaranteed floor is never
-    /// preempted: evicting it would take the floor away again.
-    fn floor_protected(&self, slot: u32) -> bool {
-        let job = self.jobs[slot as usize].as_ref().expect("job exists");
-        self.ents.path_up(job.spec.tenant).any(|t| {
-            self.ents.get(t).floor.is_some_and(|f| self.fair.alloc[t.idx()].saturating_sub(job.accels as u64) < f)
-        })
-    }
-
     /// Find and preempt victims so job `slot` can place `n` nodes × `k`.
     /// Returns the number of victims and when the last one leaves.
     #[allow(clippy::too_many_arguments)]
@@ -69,25 +108,36 @@ impl Scheduler {
         max_scope: Scope,
         out: &mut Vec<Decision>,
     ) -> Option<(u32, Time)> {
+        let v = self.victims(class);
         let mut best: Option<(u64, Vec<u32>)> = None;
         for scope in [Scope::Block, Scope::Pod, Scope::Site] {
             if scope > max_scope {
                 break;
             }
-            let domains: Vec<std::ops::Range<u32>> = match scope {
-                Scope::Block => {
-                    self.topo.blocks.iter().filter(|b| b.accel_type == t).map(|b| b.nodes.clone()).collect()
-                }
-                Scope::Pod => self.topo.pods.iter().map(|p| p.nodes.clone()).collect(),
-                Scope::Site => std::iter::once(0..self.topo.nodes.len() as u32).collect(),
+            // Domains with the most nodes already free first (the least to
+            // evict); the search stops after a few feasible ones so a cycle
+            // stays cheap on big sites.
+            let mut domains: Vec<(u32, std::ops::Range<u32>)> = match scope {
+                Scope::Block => (0..self.topo.blocks.len())
+                    .filter(|&b| self.topo.blocks[b].accel_type == t && self.topo.blocks[b].nodes.len() as u32 >= n)
+                    .map(|b| (self.pool.block_nodes_ge(BlockId(b as u32), k) as u32, self.topo.blocks[b].nodes.clone()))
+                    .collect(),
+                Scope::Pod => (0..self.topo.pods.len())
+                    .filter(|&p| self.topo.pods[p].nodes.len() as u32 >= n)
+                    .map(|p| (self.pool.pod_nodes_ge(PodId(p as u32), t, k), self.topo.pods[p].nodes.clone()))
+                    .collect(),
+                Scope::Site => std::iter::once((0, 0..self.topo.nodes.len() as u32)).collect(),
             };
-            for range in domains {
-                if (range.len() as u32) < n {
-                    continue;
-                }
-                if let Some((cost, victims)) = self.victims_in(range, class, t, k, n) {
+            domains.sort_by_key(|(free, range)| (std::cmp::Reverse(*free), range.start));
+            let mut feasible = 0;
+            for (_, range) in domains {
+                if let Some((cost, victims)) = self.victims_in(&v, range, t, k, n) {
+                    feasible += 1;
                     if best.as_ref().is_none_or(|b| cost < b.0) {
                         best = Some((cost, victims));
+                    }
+                    if feasible == MAX_DOMAINS {
+                        break;
                     }
                 }
             }
@@ -98,18 +148,18 @@ impl Scheduler {
         let (_, victims) = best?;
         let until = self.now + self.cfg.preemption_grace;
         let by = self.jobs[slot as usize].as_ref().expect("job").spec.id;
-        for &v in &victims {
-            let (_, cause) = self.effective_class(v);
+        for &victim in &victims {
+            let cause = self.rank(&v, self.jobs[victim as usize].as_ref().expect("victim")).1;
             let grace = self.cfg.preemption_grace;
             let now = self.now;
-            let job = self.jobs[v as usize].as_mut().expect("victim exists");
+            let job = self.jobs[victim as usize].as_mut().expect("victim exists");
             let fits = job.spec.checkpoint.is_some_and(|c| c.cost <= grace);
             Self::settle_progress(job, now, fits);
-            self.by_end.remove(&(job.end_bound, v));
+            self.by_end.remove(&(job.end_bound, victim));
             job.state = JobState::Preempting;
             job.end_bound = until;
-            self.by_end.insert((until, v));
-            self.grace.insert((until, v));
+            self.by_end.insert((until, victim));
+            self.grace.insert((until, victim));
             self.stats.preemptions += 1;
             out.push(Decision::Preempt { job: job.spec.id, by, grace_until: until, cause });
         }
@@ -119,8 +169,8 @@ impl Scheduler {
     /// The cheapest set of victims in one domain, if any makes the gang fit.
     fn victims_in(
         &mut self,
+        v: &Victims,
         range: std::ops::Range<u32>,
-        class: PriorityClass,
         t: TypeId,
         k: u8,
         n: u32,
@@ -130,36 +180,36 @@ impl Scheduler {
             st.up && !st.spare && !st.held && s.topo.blocks[s.topo.nodes[i as usize].block.idx()].accel_type == t
         };
         let mut count = 0u32;
+        let mut reach = 0u32;
         let mut cands: Vec<u32> = Vec::new();
-        let mut reachable = 0u32;
         for i in range.clone() {
             if !usable(self, i) {
                 continue;
             }
-            if self.pool.avail(NodeId(i)) >= k {
+            let st = &self.pool.st[i as usize];
+            if st.avail_now() >= k {
                 count += 1;
-                reachable += 1;
+                reach += 1;
                 continue;
             }
-            let mut any = false;
-            for &j in &self.pool.st[i as usize].jobs {
-                let job = self.jobs[j as usize].as_ref().expect("job on node");
-                if job.state == JobState::Running && self.effective_class(j).0 < class && !self.floor_protected(j) {
-                    any = true;
+            let mut could = st.avail_now() as u32;
+            for &(j, mask) in &st.jobs {
+                if self.is_victim(v, j) {
+                    could += mask.count_ones();
                     if !cands.contains(&j) {
                         cands.push(j);
                     }
                 }
             }
-            reachable += u32::from(any);
+            reach += u32::from(could >= k as u32);
         }
-        if cands.is_empty() || reachable < n {
+        if reach < n || cands.is_empty() {
             return None;
         }
-        // Lowest effective class first, then the youngest (least lost work).
-        cands.sort_by_key(|&j| {
+        // Lowest rank first, then the youngest run (least work to redo).
+        cands.sort_by_cached_key(|&j| {
             let job = self.jobs[j as usize].as_ref().expect("job");
-            (self.effective_class(j).0, std::cmp::Reverse(job.segment_start), j)
+            (self.rank(v, job).0, std::cmp::Reverse(job.segment_start), j)
         });
         let mut chosen = Vec::new();
         let mut cost = 0u64;

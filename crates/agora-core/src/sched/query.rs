@@ -52,7 +52,7 @@ impl Scheduler {
 
     /// Jobs holding accelerators on a node.
     pub fn jobs_on(&self, n: NodeId) -> impl Iterator<Item = JobId> + '_ {
-        self.pool.st[n.idx()].jobs.iter().filter_map(|&j| self.jobs[j as usize].as_ref().map(|j| j.spec.id))
+        self.pool.st[n.idx()].jobs.iter().filter_map(|&(j, _)| self.jobs[j as usize].as_ref().map(|j| j.spec.id))
     }
 
     /// Free accelerators on a node (whether or not it is schedulable).
@@ -135,7 +135,7 @@ impl Scheduler {
                             return Err(format!("an accelerator of node {} is allocated twice", s.node));
                         }
                         used[i] |= s.mask;
-                        if !self.pool.st[i].jobs.contains(&(slot as u32)) {
+                        if !self.pool.st[i].jobs.contains(&(slot as u32, s.mask)) {
                             return Err(format!("node {} does not list job {id}", s.node));
                         }
                         let ok = match scope {
