@@ -129,6 +129,8 @@ pub fn json(results: &[Run]) -> Value {
             "ettr_job_p10": s.ettr_job_p10,
             "sched_cpu_s": s.sched_cpu_s,
             "sim_wall_s": s.sim_wall_s,
+            "cycles": r.stats.cycles,
+            "jobs_examined": r.stats.jobs_examined,
             "programmes": programmes,
             "size_classes": size_classes,
             "share_windows": windows,

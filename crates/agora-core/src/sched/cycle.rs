@@ -77,7 +77,7 @@ impl Scheduler {
         }
 
         // 2. snapshot
-        self.fair.nominal = self.ents.nominal(self.capacity);
+        self.fair.set_capacity(&self.ents, self.capacity);
         let mut ctx = Ctx {
             reservations: Vec::new(),
             failed: FailCache::default(),
@@ -184,7 +184,19 @@ impl Scheduler {
 
     /// How many accelerators the job's tenants may still take, and why not
     /// more: borrowing limits on the path and capacity kept by lenders.
-    fn headroom(&self, leaf: TenantId) -> (u64, Option<Reason>) {
+    fn headroom(&mut self, leaf: TenantId) -> (u64, Option<Reason>) {
+        // Cached per leaf until any allocation or the capacity changes.
+        if let Some((generation, room, why)) = &self.room_cache[leaf.idx()] {
+            if *generation == self.fair.generation {
+                return (*room, why.clone());
+            }
+        }
+        let (room, why) = self.compute_headroom(leaf);
+        self.room_cache[leaf.idx()] = Some((self.fair.generation, room, why.clone()));
+        (room, why)
+    }
+
+    fn compute_headroom(&self, leaf: TenantId) -> (u64, Option<Reason>) {
         let mut room = u64::MAX;
         let mut why = None;
         for t in self.ents.path_up(leaf) {

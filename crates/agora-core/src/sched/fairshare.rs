@@ -19,8 +19,11 @@ pub(crate) struct Fair {
     pub usage: Vec<f64>,
     pub alloc: Vec<u64>,
     pub share: Vec<f64>,
-    /// Nominal entitlement in accelerators (recomputed each cycle).
+    /// Nominal entitlement in accelerators, for the capacity `nominal_for`.
     pub nominal: Vec<f64>,
+    pub nominal_for: Option<u64>,
+    /// Bumped whenever an allocation changes (caches key on it).
+    pub generation: u64,
     half_life: Secs,
     tau: f64,
     last: Option<Time>,
@@ -36,6 +39,8 @@ impl Fair {
             alloc: vec![0; n],
             share: ents.share(),
             nominal: vec![0.0; n],
+            nominal_for: None,
+            generation: 0,
             half_life,
             tau: tau.unwrap_or(half_life as f64 / std::f64::consts::LN_2),
             last: None,
@@ -61,7 +66,17 @@ impl Fair {
         }
     }
 
+    /// Nominal entitlements for the current schedulable capacity.
+    pub fn set_capacity(&mut self, ents: &Entitlements, capacity: u64) {
+        if self.nominal_for != Some(capacity) {
+            self.nominal = ents.nominal(capacity);
+            self.nominal_for = Some(capacity);
+            self.generation += 1;
+        }
+    }
+
     pub fn add(&mut self, ents: &Entitlements, leaf: TenantId, accels: u64) {
+        self.generation += 1;
         for t in ents.path_up(leaf) {
             self.alloc[t.idx()] += accels;
         }
@@ -69,6 +84,7 @@ impl Fair {
     }
 
     pub fn sub(&mut self, ents: &Entitlements, leaf: TenantId, accels: u64) {
+        self.generation += 1;
         for t in ents.path_up(leaf) {
             self.alloc[t.idx()] -= accels;
         }

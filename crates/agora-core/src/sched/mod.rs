@@ -283,6 +283,12 @@ pub struct Scheduler {
     cursor: Vec<Option<QKey>>,
     /// Per node scratch for reservation and preemption planning.
     scratch: Vec<u8>,
+    /// Per block and per pod scratch counters for reservation planning
+    /// (u32::MAX = not yet counted).
+    block_scratch: Vec<u32>,
+    pod_scratch: Vec<u32>,
+    /// Per tenant: (fair-share generation, headroom, why) of the last look.
+    room_cache: Vec<Option<(u64, u64, Option<Reason>)>>,
     /// Schedulable accelerators (up, not spare).
     capacity: u64,
     spares: Vec<u32>,
@@ -323,7 +329,7 @@ impl Scheduler {
                 max_nodes[t][1] = max_nodes[t][1].max(*n);
             }
         }
-        let nnodes = topo.nodes.len();
+        let (nnodes, nblocks, npods) = (topo.nodes.len(), topo.blocks.len(), topo.pods.len());
         let max_accels = (0..topo.types.len() as u32).map(|t| topo.max_node_accels(TypeId(t))).collect();
         let lenders = (0..ents.len() as u32).map(TenantId).filter(|t| ents.get(*t).lend_limit.is_some()).collect();
         Scheduler {
@@ -342,6 +348,9 @@ impl Scheduler {
             claimants: Vec::new(),
             cursor: vec![None; ents.len()],
             scratch: vec![0; nnodes],
+            block_scratch: vec![u32::MAX; nblocks],
+            pod_scratch: vec![u32::MAX; npods],
+            room_cache: vec![None; ents.len()],
             capacity,
             spares,
             lenders,

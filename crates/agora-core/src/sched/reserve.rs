@@ -29,9 +29,10 @@ impl Scheduler {
         let topo = &self.topo;
         let pool = &self.pool;
         let extra = &mut self.scratch;
+        let block_cnt = &mut self.block_scratch;
+        let pod_cnt = &mut self.pod_scratch;
         let mut touched: Vec<u32> = Vec::new();
-        let mut block_cnt: HashMap<u32, u32> = HashMap::new();
-        let mut pod_cnt: HashMap<u32, u32> = HashMap::new();
+        let (mut touched_blocks, mut touched_pods) = (Vec::new(), Vec::new());
         let mut site_cnt = pool.site_nodes_ge(t, k);
         let mut found = None;
         'walk: for &(end, j) in &self.by_end {
@@ -52,10 +53,17 @@ impl Scheduler {
                     continue;
                 }
                 let (b, p) = (node.block.0, node.pod.0);
-                let bc = block_cnt.entry(b).or_insert_with(|| pool.block_nodes_ge(node.block, k) as u32);
-                *bc += 1;
-                let pc = pod_cnt.entry(p).or_insert_with(|| pool.pod_nodes_ge(node.pod, t, k));
-                *pc += 1;
+                if block_cnt[b as usize] == u32::MAX {
+                    block_cnt[b as usize] = pool.block_nodes_ge(node.block, k) as u32;
+                    touched_blocks.push(b as usize);
+                }
+                if pod_cnt[p as usize] == u32::MAX {
+                    pod_cnt[p as usize] = pool.pod_nodes_ge(node.pod, t, k);
+                    touched_pods.push(p as usize);
+                }
+                block_cnt[b as usize] += 1;
+                pod_cnt[p as usize] += 1;
+                let (bc, pc) = (&block_cnt[b as usize], &pod_cnt[p as usize]);
                 site_cnt += 1;
                 if *bc >= n {
                     found = Some((end, Domain::Block(b)));
@@ -103,6 +111,12 @@ impl Scheduler {
         });
         for i in touched {
             extra[i as usize] = 0;
+        }
+        for b in touched_blocks {
+            block_cnt[b] = u32::MAX;
+        }
+        for p in touched_pods {
+            pod_cnt[p] = u32::MAX;
         }
         let (start, held) = result?;
         for &node in &held {
