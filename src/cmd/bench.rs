@@ -7,6 +7,24 @@ pub enum What {
     /// Steady-state admissions per CPU-second and cycle latency on a full
     /// site with a deep queue, against a naive first-fit baseline.
     Sched(SchedArgs),
+    /// Simulator speed: Philly on a Philly-sized cluster, and the
+    /// 1,000,000-job synthetic LLM-era workload on a 100k site with failures.
+    Sim(SimArgs),
+}
+
+#[derive(clap::Args)]
+pub struct SimArgs {
+    /// The 100k preset for the synthetic run.
+    #[arg(long, default_value = "gigafactory-100k-nvl72")]
+    cluster: String,
+    /// Jobs in the synthetic run.
+    #[arg(long, default_value_t = 1_000_000)]
+    jobs: usize,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -37,7 +55,78 @@ pub struct SchedArgs {
 }
 
 pub fn run(what: What) -> anyhow::Result<()> {
-    let What::Sched(a) = what;
+    match what {
+        What::Sched(a) => sched(a),
+        What::Sim(a) => sim(a),
+    }
+}
+
+/// One timed simulation run: (jobs, virtual seconds simulated, wall s, scheduler s).
+fn time_sim(
+    workload: &str,
+    cluster: Option<&str>,
+    jobs: Option<usize>,
+    seed: u64,
+) -> anyhow::Result<(usize, u64, f64, f64)> {
+    use agora_sim::{engine, policy::Policy, scenario, trace::LoadOptions, workload::TenantMap};
+    let site = agora_config::default_site();
+    let mut spec = scenario::parse_workload(workload)?;
+    if let (Some(n), scenario::WorkloadSpec::Builtin(name)) = (jobs, &spec) {
+        if name == "llm-1m" {
+            spec = scenario::WorkloadSpec::Synthetic(agora_sim::synthetic::SyntheticParams {
+                jobs: n,
+                ..agora_sim::synthetic::SyntheticParams::llm_1m()
+            });
+        }
+    }
+    let raw = scenario::load(&spec, &LoadOptions::default())?;
+    let topo = match cluster {
+        Some(c) => agora_config::cluster(c)?,
+        None => scenario::default_cluster(&spec, &raw).map_err(anyhow::Error::msg)?,
+    };
+    // Loading and generating the workload are not the simulator's time.
+    let w = scenario::workload(raw, workload, &topo, &site.entitlements, &TenantMap::default());
+    let cfg = engine::SimConfig { seed, ..engine::SimConfig::default() };
+    let r = engine::run(&topo, &site.entitlements, Policy::Agora.configure(&site.scheduler), "agora", &w, &cfg);
+    Ok((r.jobs.len(), r.horizon - r.start, r.wall.as_secs_f64(), r.sched_cpu.as_secs_f64()))
+}
+
+fn sim(a: SimArgs) -> anyhow::Result<()> {
+    if a.jobs == 0 {
+        anyhow::bail!("--jobs must be at least 1");
+    }
+    let rows = [
+        ("philly", time_sim("philly", None, None, a.seed)?, 1.0),
+        ("llm-1m", time_sim("llm-1m", Some(&a.cluster), Some(a.jobs), a.seed)?, 30.0),
+    ];
+    if a.json {
+        let v: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(name, (jobs, span, wall, sched), target)| {
+                json!({"workload": name, "jobs": jobs, "simulated_s": span, "wall_s": wall, "scheduler_s": sched,
+                       "faster_than_real_time": *span as f64 / wall.max(1e-9), "target_wall_s": target})
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+        return Ok(());
+    }
+    println!(
+        "{:<8} {:>10} {:>10} {:>9} {:>11} {:>16} {:>8}",
+        "workload", "jobs", "simulated", "wall s", "scheduler s", "x real time", "target"
+    );
+    for (name, (jobs, span, wall, sched), target) in rows {
+        println!(
+            "{name:<8} {:>10} {:>10} {wall:>9.2} {sched:>11.2} {:>16} {:>7}s",
+            agora_core::thousands(jobs as u64),
+            agora_core::human_duration(span),
+            agora_core::thousands((span as f64 / wall.max(1e-9)) as u64),
+            target
+        );
+    }
+    Ok(())
+}
+
+fn sched(a: SchedArgs) -> anyhow::Result<()> {
     let topo = agora_config::cluster(&a.cluster)?;
     let site = super::site_or_default(&a.site)?;
     if a.queued == 0 || a.cycles == 0 || a.completions == 0 {

@@ -1,0 +1,160 @@
+//! End-to-end: the real `agora` binary, each run in its own directory.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn agora(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_agora")).args(args).current_dir(dir).output().expect("agora runs")
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("agora-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The JSON summary without the fields that measure this machine's time.
+fn without_timings(json: &str) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(json).expect("valid JSON");
+    for run in v.as_array_mut().unwrap() {
+        let o = run.as_object_mut().unwrap();
+        o.remove("sim_wall_s");
+        o.remove("sched_cpu_s");
+    }
+    v
+}
+
+#[test]
+fn sim_without_arguments_replays_philly_under_six_policies_and_writes_the_report() {
+    let d = tempdir("default");
+    let o = agora(&d, &["sim"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = String::from_utf8(o.stdout).unwrap();
+    for p in ["fifo", "easy", "las", "drf", "agora", "oracle"] {
+        assert!(table.contains(p), "summary lacks {p}:\n{table}");
+        assert!(d.join(format!("out/sim/jobs-{p}.csv")).exists());
+    }
+    let html = std::fs::read_to_string(d.join("out/sim/report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 4);
+    assert!(
+        !html.contains("<script") && !html.contains("http://") && !html.contains("https://"),
+        "the report must open offline"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn sim_json_has_the_documented_keys_and_runs_are_reproducible() {
+    let d = tempdir("json");
+    let args = ["sim", "--workload", "lingjun", "--policy", "easy,agora", "--seed", "7", "--json", "--out", "a"];
+    let first = agora(&d, &args);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let text = String::from_utf8(first.stdout.clone()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let runs = v.as_array().expect("a JSON array, one object per policy");
+    assert_eq!(runs.len(), 2);
+    for run in runs {
+        for key in [
+            "policy",
+            "jobs",
+            "completed",
+            "utilization",
+            "jct_mean_s",
+            "jct_p99_s",
+            "wait_mean_s",
+            "wait_p99_s",
+            "jain_index",
+            "share_error_max",
+            "ettr",
+            "sim_wall_s",
+        ] {
+            assert!(run.get(key).is_some(), "missing {key}");
+        }
+        assert_eq!(run["jobs"], 2_498);
+        assert_eq!(run["completed"], 2_498);
+    }
+    // Same inputs and seed: the same runs, byte for byte.
+    let mut again = args;
+    again[9] = "b";
+    let second = agora(&d, &again);
+    assert_eq!(without_timings(&text), without_timings(&String::from_utf8(second.stdout).unwrap()));
+    for p in ["easy", "agora"] {
+        let a = std::fs::read(d.join(format!("a/jobs-{p}.csv"))).unwrap();
+        let b = std::fs::read(d.join(format!("b/jobs-{p}.csv"))).unwrap();
+        assert!(a == b, "jobs-{p}.csv differs between identical runs");
+        assert_eq!(String::from_utf8_lossy(&a).lines().count(), 2_498 + 1);
+    }
+    // Another seed draws other failures.
+    let other =
+        agora(&d, &["sim", "--workload", "lingjun", "--policy", "agora", "--seed", "8", "--json", "--out", "c"]);
+    let a = std::fs::read(d.join("a/jobs-agora.csv")).unwrap();
+    let c = std::fs::read(d.join("c/jobs-agora.csv")).unwrap();
+    assert!(other.status.success() && a != c, "a different seed should change the run");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn bad_input_gets_a_clear_error() {
+    let d = tempdir("bad");
+    let swf = d.join("bad.swf");
+    std::fs::write(&swf, "; MaxNodes: 4\n; MaxProcs: 4\n1 0 0 100 2 -1 -1 2 200 -1 1 1 1 -1 1 -1 -1 -1\n2 10 0 abc 2 -1 -1 2 200 -1 1 1 1 -1 1 -1 -1 -1\n3 20 0 100 1 -1 -1 1 200 -1 1 1 1 -1 1 -1 -1 -1\n").unwrap();
+    let spec = format!("swf:{}", swf.display());
+    let cases: &[(&[&str], &str)] = &[
+        (&["sim", "--workload", "nosuch"], "unknown workload `nosuch`"),
+        (&["sim", "--workload", "swf:/no/such/file.swf"], "/no/such/file.swf"),
+        (&["sim", "--workload", &spec, "--no-report"], "bad.swf:4"),
+        (&["sim", "--policy", "sjf", "--no-report"], "unknown policy `sjf`"),
+        (&["sim", "--workload", "kth-sp2", "--failures", "often", "--no-report"], "--failures"),
+        (&["sim", "--workload", "synthetic:jobs=10,colour=red"], "unknown key `colour`"),
+        (&["cluster", "nosuch"], "neither a preset"),
+        (&["bench", "sched", "--cluster", "philly", "--queued", "0"], "at least 1"),
+    ];
+    for (args, want) in cases {
+        let o = agora(&d, args);
+        assert!(!o.status.success(), "{args:?} should fail");
+        assert!(stderr(&o).contains(want), "{args:?}: expected `{want}` in: {}", stderr(&o));
+        assert!(!stderr(&o).contains("panicked"), "{args:?} panicked");
+    }
+    // Skipping the bad row instead: the run goes on and says so.
+    let o = agora(&d, &["sim", "--workload", &spec, "--skip-bad-rows", "--policy", "easy", "--no-report"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 malformed rows skipped"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("4 accelerators"), "runs on the header's machine: {}", stderr(&o));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn bench_sched_prints_the_documented_json() {
+    let d = tempdir("bench");
+    let o = agora(
+        &d,
+        &[
+            "bench",
+            "sched",
+            "--cluster",
+            "philly",
+            "--queued",
+            "3000",
+            "--cycles",
+            "5",
+            "--completions",
+            "20",
+            "--baseline-cycles",
+            "2",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for key in ["accelerators", "queued_jobs", "admissions_per_sec", "cycle_ms_p50", "cycle_ms_p99"] {
+        assert!(v[key].is_number(), "{key}");
+        assert!(v["baseline"][key].is_number(), "baseline.{key}");
+    }
+    assert_eq!(v["accelerators"], 2_490);
+    let _ = std::fs::remove_dir_all(&d);
+}
