@@ -117,7 +117,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         failures,
         checkpoints,
         cycle_interval: a.cycle_interval.max(1),
-        progress: !a.json,
+        progress: !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         ..SimConfig::default()
     };
     // Policies are independent runs: two at a time on this machine's cores.

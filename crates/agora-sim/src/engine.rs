@@ -10,7 +10,7 @@
 //! `cycle_interval` of virtual time (as a real control loop batches them).
 
 use crate::clock::thread_cpu;
-use crate::failures::{daly_interval, job_mtbf, Cause, FailureModel};
+use crate::failures::{daly_interval, gang_mtbf, Cause, FailureModel, LLAMA3_ACCELS_PER_NODE};
 use crate::record::{JobRecord, Programme, RunResult, Sample};
 use crate::workload::{SimJob, Workload};
 use agora_core::rng::Rng;
@@ -120,6 +120,13 @@ struct Sim<'a> {
     done: usize,
     samples: Vec<Sample>,
     programmes: Vec<TenantId>,
+    /// Per job: its programme's index in `programmes`.
+    prog_of: Vec<usize>,
+    /// Accelerators queued per programme.
+    queued_by_programme: Vec<u64>,
+    /// Per node: accelerators on it and all nodes before (to pick a node in
+    /// proportion to its accelerators).
+    accel_prefix: Vec<u64>,
 }
 
 /// Run one policy over a workload. `sched_cfg` is the policy's scheduler
@@ -137,7 +144,6 @@ pub fn run(
     let _ = cpu0;
     let programmes: Vec<TenantId> = programme_ids(ents);
     let node_mtbf = cfg.failures.node_mtbf_s / cfg.failures.scale.max(1e-12);
-    let max_node = topo.nodes.iter().map(|n| n.accels).max().unwrap_or(1) as u32;
     let specs = w
         .jobs
         .iter()
@@ -145,8 +151,7 @@ pub fn run(
             (None, _) | (_, CheckpointPolicy::Off) => Checkpointing { interval: 0, cost: 0, restart: 0 },
             (Some(c), CheckpointPolicy::AsGiven) => c,
             (Some(c), CheckpointPolicy::YoungDaly) => {
-                let nodes = j.accels.div_ceil(if j.per_node > 0 { j.per_node as u32 } else { max_node.min(j.accels) });
-                let mtbf = if cfg.failures.scale > 0.0 { job_mtbf(node_mtbf, nodes) } else { f64::INFINITY };
+                let mtbf = if cfg.failures.scale > 0.0 { gang_mtbf(node_mtbf, j.accels) } else { f64::INFINITY };
                 let interval =
                     if mtbf.is_finite() { daly_interval(c.cost as f64, mtbf, c.restart as f64) } else { j.work as f64 };
                 Checkpointing { interval: (interval.round() as Secs).clamp(60, j.work.max(60)), ..c }
@@ -176,6 +181,16 @@ pub fn run(
         failures: 0,
         done: 0,
         samples: Vec::new(),
+        prog_of: w.jobs.iter().map(|j| programme_index(ents, &programmes, j.tenant)).collect(),
+        queued_by_programme: vec![0; programmes.len()],
+        accel_prefix: topo
+            .nodes
+            .iter()
+            .scan(0u64, |acc, n| {
+                *acc += n.accels as u64;
+                Some(*acc)
+            })
+            .collect(),
         programmes,
     };
     sim.push(start, Ev::Sample);
@@ -184,6 +199,11 @@ pub fn run(
     }
     sim.main_loop(sample_every, wall);
     sim.finish(topo, ents, policy, sample_every, start, wall)
+}
+
+/// Index in `programmes` of the programme above a tenant (0 if none).
+fn programme_index(ents: &Entitlements, programmes: &[TenantId], t: TenantId) -> usize {
+    ents.path_up(t).find_map(|a| programmes.iter().position(|p| *p == a)).unwrap_or(0)
 }
 
 /// The programme of each project: its ancestor at depth 2 (or the funder
@@ -199,12 +219,18 @@ impl Sim<'_> {
         self.heap.push(Reverse((t, self.seq, ev)));
     }
 
+    /// Failures strike accelerators at Llama 3's per-accelerator rate (the
+    /// model's node MTBF is for its 8-GPU nodes), so a node fails in
+    /// proportion to the accelerators it carries.
     fn schedule_failure(&mut self) {
-        let nodes = self.sched.topology().nodes.len() as u64;
-        let (dt, cause, node) = self.cfg.failures.next_failure(&mut self.rng, nodes);
-        let t = self.now + dt.ceil().max(1.0) as Time;
+        let accels = *self.accel_prefix.last().unwrap_or(&0);
+        // With one "unit" per accelerator the model's rate is per 8-GPU node:
+        // stretching its exponential gap by 8 gives the per-accelerator rate.
+        let (dt, cause, unit) = self.cfg.failures.next_failure(&mut self.rng, accels);
+        let t = self.now + (dt * LLAMA3_ACCELS_PER_NODE as f64).ceil().max(1.0) as Time;
+        let node = self.accel_prefix.partition_point(|&end| end <= unit) as u32;
         let cause = Cause::ALL.iter().position(|c| *c == cause).unwrap_or(0) as u8;
-        self.push(t, Ev::Fail { cause, node: node as u32 });
+        self.push(t, Ev::Fail { cause, node });
     }
 
     fn handle(&mut self, e: Event) -> bool {
@@ -278,6 +304,7 @@ impl Sim<'_> {
         let spec = self.spec(i, j);
         if self.handle(Event::Submit(spec)) {
             self.queued_accels += j.accels as u64;
+            self.queued_by_programme[self.prog_of[i]] += j.accels as u64;
             self.dirty = true;
         } else {
             // Cannot run on this cluster (too big, or an unknown type).
@@ -424,6 +451,7 @@ impl Sim<'_> {
                     let run = l.run;
                     self.used += accels as u64;
                     self.queued_accels -= self.w.jobs[i].accels as u64;
+                    self.queued_by_programme[self.prog_of[i]] -= self.w.jobs[i].accels as u64;
                     self.push(now + need, Ev::End { job: i as u32, run });
                 }
                 Decision::Preempt { grace_until, .. } => {
@@ -453,6 +481,7 @@ impl Sim<'_> {
                     l.running = false;
                     self.used -= l.accels as u64;
                     self.queued_accels += self.w.jobs[i].accels as u64;
+                    self.queued_by_programme[self.prog_of[i]] += self.w.jobs[i].accels as u64;
                 }
             }
         }
@@ -471,6 +500,7 @@ impl Sim<'_> {
             queued_accels: self.queued_accels,
             unusable: frag.unusable,
             by_programme,
+            queued_by_programme: self.queued_by_programme.clone(),
         });
     }
 
@@ -490,9 +520,7 @@ impl Sim<'_> {
             .iter()
             .map(|p| Programme { name: ents.get(*p).path.clone(), share: share[p.idx()] })
             .collect();
-        let prog_of = |t: TenantId| -> usize {
-            ents.path_up(t).find_map(|a| self.programmes.iter().position(|p| *p == a)).unwrap_or(0)
-        };
+
         let jobs = self
             .w
             .jobs
@@ -501,7 +529,7 @@ impl Sim<'_> {
             .filter(|(_, l)| !l.rejected)
             .map(|(j, l)| JobRecord {
                 id: j.id,
-                programme: prog_of(j.tenant),
+                programme: programme_index(ents, &self.programmes, j.tenant),
                 tenant: ents.get(j.tenant).path.clone(),
                 accels: j.accels,
                 submit: j.submit,

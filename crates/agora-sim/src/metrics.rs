@@ -62,6 +62,10 @@ pub struct Summary {
     pub utilization: f64,
     /// Offered accelerator-seconds / ∫capacity dt, at most 1.
     pub utilization_bound: f64,
+    /// Useful accelerator-seconds (completed work) over available ones; the
+    /// bound above bounds this (utilization also counts lost work and
+    /// checkpoint/restart overheads).
+    pub goodput: f64,
     pub jct: Dist,
     pub wait: Dist,
     /// One per programme, in `RunResult::programmes` order.
@@ -88,7 +92,7 @@ pub struct Summary {
     /// Σ restarts over job records.
     pub restarts: u64,
     pub failures: u64,
-    /// Σwork / Σ(work+lost+overhead) over completed jobs.
+    /// Σaccels·work / Σaccels·(work+lost+overhead) over completed jobs.
     pub ettr: f64,
     /// Mean and 10th percentile of the per-job ETTR of completed jobs.
     pub ettr_job_mean: f64,
@@ -127,15 +131,17 @@ pub fn summarize(r: &RunResult) -> Summary {
         .fold(0.0, f64::max);
 
     // Whole run: demand is having submitted any job, or having held anything.
-    let held = held_per_programme(r);
+    let held = held_per_programme(r, |s| &s.by_programme);
+    let queued = held_per_programme(r, |s| &s.queued_by_programme);
     let demand: Vec<bool> = (0..np).map(|p| !by_programme[p].is_empty() || held[p] > 0).collect();
     let delivered_share = shares(&held);
-    let entitled_share = entitled(r, &demand);
+    let entitled_share = fair_shares(r, &held, &queued, &demand);
     let jain_index = jain(&delivered_share, &entitled_share);
 
     let done: Vec<&JobRecord> = r.jobs.iter().filter(|j| j.end.is_some()).collect();
-    let work: Secs = done.iter().map(|j| j.work).sum();
-    let held_s: Secs = done.iter().map(|j| j.work + j.lost + j.overhead).sum();
+    // Accelerator-weighted: a 16,384-wide run's lost hour is 16,384 hours.
+    let work: u128 = done.iter().map(|j| u128::from(j.accels) * u128::from(j.work)).sum();
+    let held_s: u128 = done.iter().map(|j| u128::from(j.accels) * u128::from(j.work + j.lost + j.overhead)).sum();
     let mut ettrs: Vec<f64> = done.iter().filter_map(|j| j.ettr()).collect();
     ettrs.sort_unstable_by(f64::total_cmp);
 
@@ -145,6 +151,7 @@ pub fn summarize(r: &RunResult) -> Summary {
         completed: done.len(),
         utilization: ratio(integral(r, |s| s.used) as f64, capacity_s as f64),
         utilization_bound: ratio(offered, capacity_s as f64).min(1.0),
+        goodput: ratio(done.iter().map(|j| offered_accel_s(j)).sum::<f64>(), capacity_s as f64),
         jct: dist(r.jobs.iter().filter_map(JobRecord::jct).collect()),
         wait: dist(r.jobs.iter().filter_map(JobRecord::wait).collect()),
         by_programme: r.programmes.iter().zip(&by_programme).map(|(p, js)| group(&p.name, js)).collect(),
@@ -207,10 +214,10 @@ fn integral(r: &RunResult, f: impl Fn(&Sample) -> u64) -> u128 {
     steps(r).map(|(s, dt)| u128::from(f(s)) * u128::from(dt)).sum()
 }
 
-fn held_per_programme(r: &RunResult) -> Vec<u128> {
+fn held_per_programme(r: &RunResult, field: impl Fn(&Sample) -> &Vec<u64>) -> Vec<u128> {
     let mut held = vec![0u128; r.programmes.len()];
     for (s, dt) in steps(r) {
-        for (h, &a) in held.iter_mut().zip(&s.by_programme) {
+        for (h, &a) in held.iter_mut().zip(field(s)) {
             *h += u128::from(a) * u128::from(dt);
         }
     }
@@ -227,6 +234,50 @@ fn shares(v: &[u128]) -> Vec<f64> {
 fn entitled(r: &RunResult, demand: &[bool]) -> Vec<f64> {
     let total: f64 = r.programmes.iter().zip(demand).filter(|(_, &d)| d).map(|(p, _)| p.share).sum();
     r.programmes.iter().zip(demand).map(|(p, &d)| if d { ratio(p.share, total) } else { 0.0 }).collect()
+}
+
+/// The fair division of `total` by weight, no programme getting more than
+/// it asked for (max-min fairness by water-filling), as fractions of
+/// `total`. A programme that wants less than its weighted share gets what it
+/// wants; the rest is split among the others by weight.
+pub fn water_fill(total: f64, weights: &[f64], caps: &[f64]) -> Vec<f64> {
+    let n = weights.len();
+    let mut out = vec![0.0; n];
+    if total <= 0.0 {
+        return out;
+    }
+    let mut active: Vec<usize> = (0..n).filter(|&i| weights[i] > 0.0 && caps[i] > 0.0).collect();
+    let mut left = total;
+    while !active.is_empty() && left > 1e-9 {
+        let w: f64 = active.iter().map(|&i| weights[i]).sum();
+        let level = left / w;
+        let capped: Vec<usize> = active.iter().copied().filter(|&i| caps[i] <= level * weights[i]).collect();
+        if capped.is_empty() {
+            for &i in &active {
+                out[i] = level * weights[i];
+            }
+            break;
+        }
+        for &i in &capped {
+            out[i] = caps[i];
+            left -= caps[i];
+        }
+        active.retain(|i| !capped.contains(i));
+    }
+    out.iter().map(|x| x / total).collect()
+}
+
+/// Entitled shares of what was delivered: by water-filling over each
+/// programme's demand (held + queued accelerator-seconds) where samples
+/// record queues, else `entitled` over the programmes with demand.
+fn fair_shares(r: &RunResult, held: &[u128], queued: &[u128], demand: &[bool]) -> Vec<f64> {
+    if queued.iter().all(|&q| q == 0) && r.samples.iter().all(|s| s.queued_by_programme.is_empty()) {
+        return entitled(r, demand);
+    }
+    let total: f64 = held.iter().map(|&h| h as f64).sum();
+    let weights: Vec<f64> = r.programmes.iter().map(|p| p.share).collect();
+    let caps: Vec<f64> = held.iter().zip(queued).map(|(&h, &q)| (h + q) as f64).collect();
+    water_fill(total, &weights, &caps)
 }
 
 /// Jain's index of x_i = delivered_i / entitled_i over programmes entitled
@@ -253,6 +304,7 @@ fn share_windows(r: &RunResult) -> Vec<ShareWindow> {
     let bounds = |k: usize| (r.start + k as u64 * len, (r.start + (k as u64 + 1) * len).min(r.horizon));
 
     let mut held = vec![vec![0u128; np]; n];
+    let mut queued = vec![vec![0u128; np]; n];
     for (s, dt) in steps(r) {
         let (a, b) = (s.t.max(r.start), (s.t + dt).min(r.horizon));
         let mut k = (a.saturating_sub(r.start) / len) as usize;
@@ -264,6 +316,9 @@ fn share_windows(r: &RunResult) -> Vec<ShareWindow> {
             let overlap = u128::from(b.min(we) - a.max(ws));
             for (h, &acc) in held[k].iter_mut().zip(&s.by_programme) {
                 *h += u128::from(acc) * overlap;
+            }
+            for (q, &acc) in queued[k].iter_mut().zip(&s.queued_by_programme) {
+                *q += u128::from(acc) * overlap;
             }
             k += 1;
         }
@@ -289,7 +344,7 @@ fn share_windows(r: &RunResult) -> Vec<ShareWindow> {
                 start,
                 end,
                 delivered: shares(&held[k]),
-                entitled: entitled(r, &demand[k]),
+                entitled: fair_shares(r, &held[k], &queued[k], &demand[k]),
                 demand: std::mem::take(&mut demand[k]),
             }
         })
@@ -299,6 +354,24 @@ fn share_windows(r: &RunResult) -> Vec<ShareWindow> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn water_filling_gives_the_unasked_share_to_the_others_by_weight() {
+        let check = |total: f64, w: &[f64], caps: &[f64], want: &[f64]| {
+            let got = water_fill(total, w, caps);
+            assert!(got.iter().zip(want).all(|(g, e)| (g - e).abs() < 1e-9), "{got:?} != {want:?}");
+        };
+        // Everyone wants more than their share: shares by weight.
+        check(100.0, &[1.0, 1.0], &[1000.0, 1000.0], &[0.5, 0.5]);
+        check(100.0, &[3.0, 1.0], &[1000.0, 1000.0], &[0.75, 0.25]);
+        // One asks for little: it gets that, the other the rest.
+        check(100.0, &[1.0, 1.0], &[10.0, 1000.0], &[0.1, 0.9]);
+        // Cascading caps over three programmes.
+        check(90.0, &[1.0, 1.0, 1.0], &[10.0, 20.0, 1000.0], &[10.0 / 90.0, 20.0 / 90.0, 60.0 / 90.0]);
+        // No demand, no weight, nothing to divide.
+        check(100.0, &[1.0, 0.0], &[0.0, 100.0], &[0.0, 0.0]);
+        check(0.0, &[1.0], &[1.0], &[0.0]);
+    }
     use crate::record::Programme;
     use std::time::Duration;
 
@@ -351,7 +424,16 @@ pub(crate) mod tests {
 
     /// A sample: (t, capacity, used, unusable, held per programme).
     pub(crate) fn sample(t: Time, capacity: u64, used: u64, unusable: u64, by_programme: &[u64]) -> Sample {
-        Sample { t, capacity, used, queued_jobs: 0, queued_accels: 0, unusable, by_programme: by_programme.to_vec() }
+        Sample {
+            t,
+            capacity,
+            used,
+            queued_jobs: 0,
+            queued_accels: 0,
+            unusable,
+            by_programme: by_programme.to_vec(),
+            queued_by_programme: Vec::new(),
+        }
     }
 
     fn no_nan(s: &Summary) {

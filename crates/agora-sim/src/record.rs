@@ -65,6 +65,9 @@ pub struct Sample {
     pub unusable: u64,
     /// Accelerators held per programme (same order as `programmes`).
     pub by_programme: Vec<u64>,
+    /// Accelerators asked for by queued jobs per programme (empty if not
+    /// recorded).
+    pub queued_by_programme: Vec<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
