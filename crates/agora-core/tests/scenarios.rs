@@ -488,3 +488,31 @@ fn a_crashed_job_restarts_from_its_checkpoint_and_pays_its_restart_time() {
     ",
     );
 }
+
+#[test]
+fn preemption_evicts_the_job_that_loses_least_work() {
+    // Both of b's gangs borrow a's half. Job 1 started later but cannot
+    // checkpoint (it would lose 50 s of work); job 2 started earlier and can
+    // checkpoint within the grace period, so evicting it loses nothing.
+    let s = SiteBuilder::new(2, 2, 2, 8)
+        .tenant(TenantSpec::new("a", "funder", 1.0).child(TenantSpec::new("a1", "project", 1.0)))
+        .tenant(TenantSpec::new("b", "funder", 1.0).child(TenantSpec::new("b1", "project", 1.0)));
+    check(
+        s,
+        "
+        submit 2 b1 16 class=opportunistic ck=50/5
+        tick
+        at 50
+        submit 1 b1 16 class=opportunistic
+        tick
+        at 100
+        submit 3 a1 16
+        tick
+    ",
+        "
+        start 2 16 on 0:8,1:8 (block)
+        start 1 16 on 2:8,3:8 (block)
+        preempt 2 for 3 until 160 (borrowing)
+    ",
+    );
+}

@@ -11,8 +11,11 @@
 //!
 //! Victims are chosen per domain, tightest scope first: in each candidate
 //! block (then pod, then the site) add victims, lowest class first and
-//! youngest first, until the gang fits; keep the domain that evicts the
-//! fewest accelerators. Victims get a grace period to checkpoint.
+//! cheapest first, until the gang fits; keep the domain that throws away
+//! the least work. Preemption is checkpoint-aware: a job that can write a
+//! checkpoint within the grace period loses nothing and costs only its
+//! size; one that cannot costs its accelerators times the work since its
+//! last checkpoint.
 //! Domains are visited with the most free nodes first and screened before
 //! any sorting; the search keeps the best of the first few feasible ones.
 
@@ -166,6 +169,22 @@ impl Scheduler {
         Some((victims.len() as u32, until))
     }
 
+    /// What evicting a job now throws away, in accelerator-seconds of work
+    /// (plus one per accelerator, so that among jobs that lose nothing the
+    /// smaller goes first): nothing if it can checkpoint within the grace
+    /// period, else its work since the last checkpoint.
+    fn eviction_cost(&self, job: &Job) -> u64 {
+        let grace = self.cfg.preemption_grace;
+        let lost = match job.spec.checkpoint {
+            Some(c) if c.cost <= grace => 0,
+            ck => {
+                let (useful, saved) = work_in(ck, self.now.saturating_sub(job.segment_start));
+                useful - saved
+            }
+        };
+        job.accels as u64 * (lost + 1)
+    }
+
     /// The cheapest set of victims in one domain, if any makes the gang fit.
     fn victims_in(
         &mut self,
@@ -206,10 +225,10 @@ impl Scheduler {
         if reach < n || cands.is_empty() {
             return None;
         }
-        // Lowest rank first, then the youngest run (least work to redo).
+        // Lowest rank first, then the least work thrown away.
         cands.sort_by_cached_key(|&j| {
             let job = self.jobs[j as usize].as_ref().expect("job");
-            (self.rank(v, job).0, std::cmp::Reverse(job.segment_start), j)
+            (self.rank(v, job).0, self.eviction_cost(job), j)
         });
         let mut chosen = Vec::new();
         let mut cost = 0u64;
@@ -230,7 +249,7 @@ impl Scheduler {
                     count += 1;
                 }
             }
-            cost += job.accels as u64;
+            cost += self.eviction_cost(job);
             chosen.push(j);
             if count >= n {
                 break;
