@@ -48,7 +48,10 @@ pub struct ShareWindow {
     pub end: Time,
     /// The programme's accelerator-seconds over all programmes' (0 if none).
     pub delivered: Vec<f64>,
-    /// `Programme::share` renormalised over programmes with demand (0 without).
+    /// The fair share of what was delivered: `Programme::share` divided by
+    /// weight, capped by each programme's demand (held + queued), by
+    /// water-filling; without queue records, renormalised over programmes
+    /// with demand.
     pub entitled: Vec<f64>,
     pub demand: Vec<bool>,
 }

@@ -203,8 +203,9 @@ pub fn html(results: &[Run]) -> String {
         out,
         "<p class=\"note\">Utilization and fragmentation are time-weighted over the samples. \
          Percentiles are nearest-rank. Share error is the largest gap, over {SHARE_WINDOWS} windows \
-         of the run and over programmes, between delivered share and the entitlement renormalised \
-         over programmes with demand. Waits under 1 s are drawn at 1 s.</p>\n</body></html>\n"
+         of the run and over programmes, between delivered share and the fair share: entitlements \
+         divided by weight, no programme counted for more than it asked (held plus queued). \
+         ETTR is useful over held accelerator-seconds. Waits under 1 s are drawn at 1 s.</p>\n</body></html>\n"
     );
     out
 }
@@ -366,10 +367,10 @@ fn colour(i: usize) -> &'static str {
 }
 
 /// Plot size and margins, in SVG user units (the legend sits in the right margin).
-const W: f64 = 760.0;
+const W: f64 = 820.0;
 const H: f64 = 300.0;
 const LEFT: f64 = 60.0;
-const RIGHT: f64 = 170.0;
+const RIGHT: f64 = 230.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 42.0;
 
