@@ -158,3 +158,16 @@ fn bench_sched_prints_the_documented_json() {
     assert_eq!(v["accelerators"], 2_490);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn the_example_cluster_files_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (file, want) in [
+        ("examples/ai-factory-8k.toml", "8,192 accelerators"),
+        ("examples/mixed-lab.toml", "40 accelerators (32 h100, 8 l40s)"),
+    ] {
+        let o = agora(root, &["cluster", file]);
+        assert!(o.status.success(), "{file}: {}", stderr(&o));
+        assert!(String::from_utf8_lossy(&o.stdout).contains(want), "{file}");
+    }
+}

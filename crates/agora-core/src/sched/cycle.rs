@@ -164,11 +164,8 @@ impl Scheduler {
         self.stats.jobs_examined += report.examined as u64;
 
         // 5. release
-        for r in &ctx.reservations {
-            for &n in &r.held {
-                self.pool.st[n.idx()].held = false;
-                self.pool.refresh(&self.topo, n);
-            }
+        for r in &mut ctx.reservations {
+            self.pool.set_held(&self.topo, &mut r.held, false);
             report.reservations.push((self.jobs[r.job as usize].as_ref().expect("job").spec.id, r.start));
         }
         report.preempted = out[decisions_before..].iter().filter(|d| matches!(d, Decision::Preempt { .. })).count();

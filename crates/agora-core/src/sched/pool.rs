@@ -75,6 +75,8 @@ pub(crate) struct Pool {
     /// Per type and k: pods with a non-zero count, by (count, pod).
     pod_sets: Vec<Vec<BTreeSet<(u32, u32)>>>,
     ntypes: usize,
+    /// Per node: its block (a copy of the topology's, kept close).
+    block_of: Vec<u32>,
 }
 
 impl Pool {
@@ -101,6 +103,7 @@ impl Pool {
             block_sets: vec![vec![BTreeSet::new(); K]; ntypes],
             pod_sets: vec![vec![BTreeSet::new(); K]; ntypes],
             ntypes,
+            block_of: topo.nodes.iter().map(|n| n.block.0).collect(),
         };
         for b in &topo.blocks {
             // Hot spares: the last nodes of each block, keeping at least one
@@ -136,15 +139,44 @@ impl Pool {
     /// Recompute a node's available count after its state changed, and
     /// move it in the index.
     pub fn refresh(&mut self, topo: &Topology, n: NodeId) {
+        let mut delta = [0i32; K];
+        if self.move_node(n, &mut delta) {
+            let node = &topo.nodes[n.idx()];
+            self.apply(node.block.idx(), node.pod.idx(), topo.blocks[node.block.idx()].accel_type.idx(), &delta);
+        }
+    }
+
+    /// Hold (or release) many nodes at once: the counts and ordered sets of
+    /// each block and pod are updated once per block, not once per node.
+    /// This is what keeps big reservations cheap.
+    pub fn set_held(&mut self, topo: &Topology, nodes: &mut [NodeId], held: bool) {
+        nodes.sort_unstable();
+        let mut i = 0;
+        while i < nodes.len() {
+            let b = topo.nodes[nodes[i].idx()].block;
+            let mut delta = [0i32; K];
+            let mut changed = false;
+            while i < nodes.len() && topo.nodes[nodes[i].idx()].block == b {
+                self.st[nodes[i].idx()].held = held;
+                changed |= self.move_node(nodes[i], &mut delta);
+                i += 1;
+            }
+            if changed {
+                let blk = &topo.blocks[b.idx()];
+                self.apply(b.idx(), blk.pod.idx(), blk.accel_type.idx(), &delta);
+            }
+        }
+    }
+
+    /// Bring a node's cached availability and bucket up to date with its
+    /// state, adding the change of its "at least k" membership to `delta`.
+    fn move_node(&mut self, n: NodeId, delta: &mut [i32; K]) -> bool {
         let new = self.st[n.idx()].compute_avail();
         let old = self.st[n.idx()].avail;
         if new == old {
-            return;
+            return false;
         }
-        let node = &topo.nodes[n.idx()];
-        let (b, p) = (node.block.idx(), node.pod.idx());
-        let t = topo.blocks[b].accel_type.idx();
-        // Bucket move.
+        let b = self.block_of[n.idx()] as usize;
         if old > 0 {
             let pos = self.st[n.idx()].bucket_pos as usize;
             let bucket = &mut self.buckets[b][old as usize];
@@ -161,10 +193,19 @@ impl Pool {
             bucket.push(n.0);
         }
         self.st[n.idx()].avail = new;
-        // Count changes for every k between the two values.
-        let (lo, hi, up) = if new > old { (old, new, true) } else { (new, old, false) };
-        for k in (lo + 1)..=hi {
-            let k = k as usize;
+        let (lo, hi, sign) = if new > old { (old, new, 1) } else { (new, old, -1) };
+        for d in &mut delta[(lo as usize + 1)..=(hi as usize)] {
+            *d += sign;
+        }
+        true
+    }
+
+    /// Apply count changes to a block, its pod and the site.
+    fn apply(&mut self, b: usize, p: usize, t: usize, delta: &[i32; K]) {
+        for (k, &d) in delta.iter().enumerate().skip(1) {
+            if d == 0 {
+                continue;
+            }
             let bc = self.block_ge[b][k];
             let pc = self.pod_ge[p * self.ntypes + t][k];
             if bc > 0 {
@@ -173,14 +214,10 @@ impl Pool {
             if pc > 0 {
                 self.pod_sets[t][k].remove(&(pc, p as u32));
             }
-            let (bc, pc) = if up { (bc + 1, pc + 1) } else { (bc - 1, pc - 1) };
+            let (bc, pc) = ((bc as i32 + d) as u16, (pc as i32 + d) as u32);
             self.block_ge[b][k] = bc;
             self.pod_ge[p * self.ntypes + t][k] = pc;
-            if up {
-                self.site_ge[t][k] += 1;
-            } else {
-                self.site_ge[t][k] -= 1;
-            }
+            self.site_ge[t][k] = (self.site_ge[t][k] as i32 + d) as u32;
             if bc > 0 {
                 self.block_sets[t][k].insert((bc, b as u32));
             }
@@ -460,5 +497,26 @@ mod tests {
         assert_eq!(pool.site_nodes_ge(gpu, 1), 12);
         assert_eq!(pool.avail(NodeId(3)), 0);
         pool.check(&t).unwrap();
+    }
+
+    #[test]
+    fn holding_in_batches_keeps_the_index_exact() {
+        let t = topo();
+        let mut pool = Pool::new(&t, 0);
+        let gpu = TypeId(0);
+        pool.take(&t, NodeId(5), 3, 0);
+        // Unsorted, across two blocks, one node partly used.
+        let mut held = vec![NodeId(6), NodeId(1), NodeId(5), NodeId(0), NodeId(7)];
+        pool.set_held(&t, &mut held, true);
+        pool.check(&t).unwrap();
+        assert_eq!(held, [NodeId(0), NodeId(1), NodeId(5), NodeId(6), NodeId(7)]);
+        assert_eq!(pool.site_nodes_ge(gpu, 1), 16 - 5);
+        // Held nodes are invisible to placement but offered to short jobs.
+        assert!(pool.find(&t, gpu, 8, 3, Scope::Block).is_some_and(|(v, _)| v.iter().all(|n| !held.contains(n))));
+        assert_eq!(pool.find_among(&t, &held, gpu, 8, 2, Scope::Block), Some(vec![NodeId(0), NodeId(1)]));
+        assert_eq!(pool.find_among(&t, &held, gpu, 8, 3, Scope::Block), None, "node 5 is only partly free");
+        pool.set_held(&t, &mut held, false);
+        pool.check(&t).unwrap();
+        assert_eq!(pool.site_nodes_ge(gpu, 1), 16);
     }
 }

@@ -118,11 +118,10 @@ impl Scheduler {
         for p in touched_pods {
             pod_cnt[p] = u32::MAX;
         }
-        let (start, held) = result?;
-        for &node in &held {
-            self.pool.st[node.idx()].held = true;
-            self.pool.refresh(&self.topo, node);
-        }
+        let (start, mut held) = result?;
+        // Sorted by node id from here on: `find_among` relies on nodes of a
+        // domain being adjacent.
+        self.pool.set_held(&self.topo, &mut held, true);
         Some(Reservation { job: slot, start, held })
     }
 }
