@@ -85,7 +85,14 @@ fn time_sim(
         None => scenario::default_cluster(&spec, &raw).map_err(anyhow::Error::msg)?,
     };
     // Loading and generating the workload are not the simulator's time.
-    let w = scenario::workload(raw, workload, &topo, &site.entitlements, &TenantMap::default());
+    let w = scenario::workload(
+        raw,
+        workload,
+        &topo,
+        &site.entitlements,
+        &TenantMap::default(),
+        site.scheduler.spares_per_block,
+    );
     let cfg = engine::SimConfig { seed, ..engine::SimConfig::default() };
     let r = engine::run(&topo, &site.entitlements, Policy::Agora.configure(&site.scheduler), "agora", &w, &cfg);
     Ok((r.jobs.len(), r.horizon - r.start, r.wall.as_secs_f64(), r.sched_cpu.as_secs_f64()))

@@ -50,6 +50,11 @@ pub struct Args {
     /// Checkpoint intervals: young-daly, as-given or off.
     #[arg(long, default_value = "young-daly")]
     checkpoints: String,
+    /// Hot-spare nodes held back per block. Default: none when a trace
+    /// replays on its own historical machine (it had none), else the site
+    /// file's setting.
+    #[arg(long)]
+    spares: Option<u32>,
     /// Minimum virtual seconds between scheduling cycles.
     #[arg(long, default_value_t = 10)]
     cycle_interval: u64,
@@ -60,7 +65,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> anyhow::Result<()> {
     let policies = Policy::parse_list(&a.policy).map_err(anyhow::Error::msg)?;
-    let site = super::site_or_default(&a.site)?;
+    let mut site = super::site_or_default(&a.site)?;
     let spec = scenario::parse_workload(&a.workload)?;
     let opts = LoadOptions { skip_bad_rows: a.skip_bad_rows };
     let raw = scenario::load(&spec, &opts)?;
@@ -80,7 +85,13 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         WorkloadSpec::File(f, p) => format!("{}:{}", f.name(), p.display()),
         WorkloadSpec::Synthetic(_) => "synthetic".into(),
     };
-    let w = scenario::workload(raw, &name, &topo, &site.entitlements, &map);
+    let historical = a.cluster.is_none() && matches!(raw, scenario::Raw::Trace(_));
+    site.scheduler.spares_per_block = match a.spares {
+        Some(n) => n,
+        None if historical => 0,
+        None => site.scheduler.spares_per_block,
+    };
+    let w = scenario::workload(raw, &name, &topo, &site.entitlements, &map, site.scheduler.spares_per_block);
     if w.jobs.is_empty() {
         anyhow::bail!("workload {name} has no accelerator jobs");
     }

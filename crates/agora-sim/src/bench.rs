@@ -63,8 +63,8 @@ pub struct BenchReport {
 
 /// The workload: a long synthetic LLM-era stream (most jobs 1–8
 /// accelerators, a heavy tail up to 16,384), tenants spread over the leaves.
-fn stream(topo: &Topology, cfg: &BenchConfig, jobs: usize) -> Vec<SynthJob> {
-    let p = SyntheticParams { jobs, seed: cfg.seed, ..SyntheticParams::llm_1m() }.fit(topo);
+fn stream(topo: &Topology, cfg: &BenchConfig, jobs: usize, spares: u32) -> Vec<SynthJob> {
+    let p = SyntheticParams { jobs, seed: cfg.seed, ..SyntheticParams::llm_1m() }.fit(topo, spares);
     synthetic::generate(&p)
 }
 
@@ -115,7 +115,7 @@ fn figures(
 
 pub fn run(topo: Topology, ents: Entitlements, sched_cfg: Config, cfg: &BenchConfig) -> BenchReport {
     let need = cfg.queued + (cfg.cycles + 50) * cfg.completions_per_cycle * 4 + 200_000;
-    let jobs = stream(&topo, cfg, need);
+    let jobs = stream(&topo, cfg, need, sched_cfg.spares_per_block);
     let name = topo.name.clone();
     let accels = topo.total_accels();
     let (agora, preemptions, backfilled) = run_agora(topo.clone(), ents, sched_cfg, cfg, &jobs);

@@ -557,6 +557,7 @@ impl Sim<'_> {
             start,
             horizon: self.now,
             stats: self.sched.stats().clone(),
+            rejected: self.live.iter().filter(|l| l.rejected).count(),
             failures: self.failures,
             sched_cpu: self.sched_time,
             wall: wall.elapsed(),

@@ -393,6 +393,7 @@ pub(crate) mod tests {
             start: 0,
             horizon: 0,
             stats: Default::default(),
+            rejected: 0,
             failures: 0,
             sched_cpu: Duration::ZERO,
             wall: Duration::ZERO,

@@ -93,6 +93,10 @@ pub struct RunResult {
     pub start: Time,
     pub horizon: Time,
     pub stats: Stats,
+    /// Jobs the scheduler refused at submission because they can never
+    /// run on this cluster (too big for any allowed domain, unknown type);
+    /// they have no record.
+    pub rejected: usize,
     pub failures: u64,
     /// CPU time spent inside the scheduler.
     pub sched_cpu: Duration,

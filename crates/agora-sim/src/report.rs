@@ -24,6 +24,7 @@ type Cell = fn(&RunResult, &Summary) -> String;
 const ROWS: &[(&str, Cell)] = &[
     ("jobs", |_, s| thousands(s.jobs as u64)),
     ("completed", |_, s| thousands(s.completed as u64)),
+    ("rejected (never fit)", |r, _| thousands(r.rejected as u64)),
     ("utilization", |_, s| pct(s.utilization)),
     ("goodput", |_, s| pct(s.goodput)),
     ("  upper bound", |_, s| pct(s.utilization_bound)),
@@ -109,6 +110,7 @@ pub fn json(results: &[Run]) -> Value {
             "jobs": s.jobs,
             "started": s.started,
             "completed": s.completed,
+            "rejected": r.rejected,
             "utilization": s.utilization,
             "utilization_bound": s.utilization_bound,
             "goodput": s.goodput,

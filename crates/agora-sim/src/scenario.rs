@@ -148,11 +148,13 @@ pub fn openb_cluster() -> Result<Topology, String> {
 }
 
 /// Map the loaded workload onto the site's tenants.
-pub fn workload(raw: Raw, name: &str, topo: &Topology, ents: &Entitlements, map: &TenantMap) -> Workload {
+/// `spares` hot-spare nodes per block are not schedulable (synthetic gangs
+/// are shaped to what is).
+pub fn workload(raw: Raw, name: &str, topo: &Topology, ents: &Entitlements, map: &TenantMap, spares: u32) -> Workload {
     match raw {
         Raw::Trace(t) => workload::from_trace(&t, topo, ents, map),
         Raw::Synthetic(p) => {
-            let p = p.fit(topo);
+            let p = p.fit(topo, spares);
             workload::from_synthetic(name, synthetic::iter(&p), ents)
         }
     }

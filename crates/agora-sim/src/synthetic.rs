@@ -159,12 +159,22 @@ impl SyntheticParams {
     /// The same parameters shaped to a cluster: its size, its node, its
     /// largest block and its largest pod (so that gangs ask for what the
     /// site's nodes and domains can hold).
-    pub fn fit(mut self, topo: &agora_core::Topology) -> Self {
+    /// `spares` nodes per block are held back as hot spares, so domains are
+    /// counted without them.
+    pub fn fit(mut self, topo: &agora_core::Topology, spares: u32) -> Self {
         self.site_accels = topo.total_accels();
         self.node_accels = topo.nodes.iter().map(|n| n.accels).max().unwrap_or(8);
-        let accels = |r: std::ops::Range<u32>| r.map(|n| topo.nodes[n as usize].accels as u32).sum::<u32>();
-        self.block_accels = topo.blocks.iter().map(|b| accels(b.nodes.clone())).max().unwrap_or(self.block_accels);
-        self.pod_accels = topo.pods.iter().map(|p| accels(p.nodes.clone())).max().unwrap_or(self.pod_accels);
+        let usable = |b: &agora_core::topology::Block| {
+            let keep = b.nodes.len() as u32 - spares.min(b.nodes.len() as u32 - 1);
+            b.nodes.clone().take(keep as usize).map(|n| topo.nodes[n as usize].accels as u32).sum::<u32>()
+        };
+        self.block_accels = topo.blocks.iter().map(usable).max().unwrap_or(self.block_accels);
+        self.pod_accels = topo
+            .pods
+            .iter()
+            .map(|p| p.blocks.clone().map(|b| usable(&topo.blocks[b as usize])).sum::<u32>())
+            .max()
+            .unwrap_or(self.pod_accels);
         self.max_gang = self.max_gang.min(self.site_accels as u32 / 2).max(1);
         self
     }
