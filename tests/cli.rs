@@ -178,7 +178,10 @@ fn jobs_that_can_never_fit_are_counted_not_lost() {
     let swf = d.join("big.swf");
     // A 4-processor machine; job 2 asks for 8.
     std::fs::write(&swf, "; MaxNodes: 4\n; MaxProcs: 4\n1 0 0 100 2 -1 -1 2 200 -1 1 1 1 -1 1 -1 -1 -1\n2 10 0 100 8 -1 -1 8 200 -1 1 1 1 -1 1 -1 -1 -1\n3 20 0 100 1 -1 -1 1 200 -1 1 1 1 -1 1 -1 -1 -1\n").unwrap();
-    let o = agora(&d, &["sim", "--workload", &format!("swf:{}", swf.display()), "--policy", "easy", "--json", "--no-report"]);
+    let o = agora(
+        &d,
+        &["sim", "--workload", &format!("swf:{}", swf.display()), "--policy", "easy", "--json", "--no-report"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v[0]["rejected"], 1);

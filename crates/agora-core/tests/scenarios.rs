@@ -292,6 +292,8 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
         submit 1 a 8            # a funder, not a project
         submit 2 a1 8 elastic=9
         submit 3 a1 8 limit=0
+        submit 3 a1 8 limit=18446744073709551615
+        submit 3 a1 8 ck=18446744073709551615/18446744073709551615
         submit 4 a1 8
         submit 4 a1 8
         finish 9
@@ -307,7 +309,9 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
         error: job 1: tenant 999 is not a project (a leaf of the entitlement tree)
         error: job 1: tenant 1 is not a project (a leaf of the entitlement tree)
         error: job 2: elastic range 9..8 is empty or starts at 0
-        error: job 3: time limit is 0
+        error: job 3: time limit 0 s is not between 1 s and 100 years
+        error: job 3: time limit 18446744073709551615 s is not between 1 s and 100 years
+        error: job 3: checkpoint interval, cost and restart must each be under 100 years
         error: job 4 already exists
         error: job 9 is not known (it may have finished already)
         error: job 4 is pending; a pending job cannot finish

@@ -294,7 +294,7 @@ impl Scheduler {
         }
 
         // Short jobs may use nodes held for a reservation they finish before.
-        let end = self.now + spec.time_limit;
+        let end = self.now.saturating_add(spec.time_limit);
         for r in 0..ctx.reservations.len() {
             if end > ctx.reservations[r].start || ctx.reservations[r].held.is_empty() {
                 continue;
@@ -418,7 +418,7 @@ impl Scheduler {
         job.state = JobState::Running;
         job.start.get_or_insert(now);
         job.segment_start = Self::work_starts(job, now);
-        job.end_bound = now + job.spec.time_limit;
+        job.end_bound = now.saturating_add(job.spec.time_limit);
         job.accels = total;
         job.slots = slots.clone();
         job.awaiting = None;

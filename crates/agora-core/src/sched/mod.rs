@@ -247,6 +247,10 @@ struct Job {
     run_start: Time,
 }
 
+/// The longest duration a job may state (time limit, estimate, checkpoint
+/// figures): 100 years, so that sums of times never overflow.
+pub const MAX_DURATION: Secs = 100 * 365 * 86_400;
+
 /// Checkpoint accounting: (useful work, work saved by periodic checkpoints)
 /// after `elapsed` seconds of a run.
 fn work_in(ck: Option<Checkpointing>, elapsed: Secs) -> (Secs, Secs) {
@@ -477,13 +481,19 @@ impl Scheduler {
         if s.per_node > crate::topology::MAX_NODE_ACCELS {
             return bad(format!("{} accelerators per node is more than any node has", s.per_node));
         }
-        if s.time_limit == 0 {
-            return bad("time limit is 0".into());
+        if s.time_limit == 0 || s.time_limit > MAX_DURATION {
+            return bad(format!("time limit {} s is not between 1 s and 100 years", s.time_limit));
         }
         if let Some(c) = s.checkpoint {
             if c.interval == 0 {
                 return bad("checkpoint interval is 0".into());
             }
+            if c.interval.max(c.cost).max(c.restart) > MAX_DURATION {
+                return bad("checkpoint interval, cost and restart must each be under 100 years".into());
+            }
+        }
+        if s.estimate.is_some_and(|e| e > MAX_DURATION) {
+            return bad("estimate is over 100 years".into());
         }
         if let Some(t) = s.accel_type {
             if t.idx() >= self.topo.types.len() {
@@ -638,7 +648,7 @@ impl Scheduler {
     /// checkpoint, if it is a restart.
     fn work_starts(job: &Job, now: Time) -> Time {
         let resuming = job.progress.restarts > 0 || job.progress.saved > 0;
-        now + job.spec.checkpoint.filter(|_| resuming).map_or(0, |c| c.restart)
+        now.saturating_add(job.spec.checkpoint.filter(|_| resuming).map_or(0, |c| c.restart))
     }
 
     fn node_failed(&mut self, n: NodeId, out: &mut Vec<Decision>) -> Result<(), SchedError> {

@@ -149,7 +149,7 @@ impl Scheduler {
             }
         }
         let (_, victims) = best?;
-        let until = self.now + self.cfg.preemption_grace;
+        let until = self.now.saturating_add(self.cfg.preemption_grace);
         let by = self.jobs[slot as usize].as_ref().expect("job").spec.id;
         for &victim in &victims {
             let cause = self.rank(&v, self.jobs[victim as usize].as_ref().expect("victim")).1;
