@@ -69,7 +69,7 @@ fn time_sim(
     seed: u64,
 ) -> anyhow::Result<(usize, u64, f64, f64)> {
     use agora_sim::{engine, policy::Policy, scenario, trace::LoadOptions, workload::TenantMap};
-    let site = agora_config::default_site();
+    let mut site = agora_config::default_site();
     let mut spec = scenario::parse_workload(workload)?;
     if let (Some(n), scenario::WorkloadSpec::Builtin(name)) = (jobs, &spec) {
         if name == "llm-1m" {
@@ -84,6 +84,8 @@ fn time_sim(
         Some(c) => agora_config::cluster(c)?,
         None => scenario::default_cluster(&spec, &raw).map_err(anyhow::Error::msg)?,
     };
+    site.scheduler.spares_per_block =
+        scenario::spares_for(None, cluster.is_some(), &raw, site.scheduler.spares_per_block);
     // Loading and generating the workload are not the simulator's time.
     let w = scenario::workload(
         raw,

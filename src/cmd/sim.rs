@@ -85,12 +85,8 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         WorkloadSpec::File(f, p) => format!("{}:{}", f.name(), p.display()),
         WorkloadSpec::Synthetic(_) => "synthetic".into(),
     };
-    let historical = a.cluster.is_none() && matches!(raw, scenario::Raw::Trace(_));
-    site.scheduler.spares_per_block = match a.spares {
-        Some(n) => n,
-        None if historical => 0,
-        None => site.scheduler.spares_per_block,
-    };
+    site.scheduler.spares_per_block =
+        scenario::spares_for(a.spares, a.cluster.is_some(), &raw, site.scheduler.spares_per_block);
     let w = scenario::workload(raw, &name, &topo, &site.entitlements, &map, site.scheduler.spares_per_block);
     if w.jobs.is_empty() {
         anyhow::bail!("workload {name} has no accelerator jobs");

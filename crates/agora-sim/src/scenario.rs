@@ -147,6 +147,16 @@ pub fn openb_cluster() -> Result<Topology, String> {
     Topology::new(TopologySpec { name: "openb".into(), pods }).map_err(|e| e.to_string())
 }
 
+/// Hot spares per block for a run: as asked; else none when a trace
+/// replays on its own historical machine (it had none); else the site's.
+pub fn spares_for(asked: Option<u32>, cluster_given: bool, raw: &Raw, site: u32) -> u32 {
+    match asked {
+        Some(n) => n,
+        None if !cluster_given && matches!(raw, Raw::Trace(_)) => 0,
+        None => site,
+    }
+}
+
 /// Map the loaded workload onto the site's tenants.
 /// `spares` hot-spare nodes per block are not schedulable (synthetic gangs
 /// are shaped to what is).
