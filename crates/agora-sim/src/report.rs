@@ -55,6 +55,20 @@ pub fn terminal(results: &[Run]) -> String {
     out
 }
 
+/// The figures every group (a programme, a gang-size class) reports.
+fn group_json(g: &crate::metrics::Group) -> Value {
+    json!({
+        "jobs": g.jobs,
+        "completed": g.completed,
+        "started": g.wait.n,
+        "wait_mean_s": g.wait.mean,
+        "wait_p50_s": g.wait.p50,
+        "wait_p99_s": g.wait.p99,
+        "jct_mean_s": g.jct.mean,
+        "jct_p99_s": g.jct.p99,
+    })
+}
+
 pub fn json(results: &[Run]) -> Value {
     let runs = results.iter().map(|(r, s)| {
         let programmes: Vec<Value> = s
@@ -63,37 +77,22 @@ pub fn json(results: &[Run]) -> Value {
             .zip(&r.programmes)
             .enumerate()
             .map(|(i, (g, p))| {
-                json!({
-                    "name": g.name,
-                    "share": p.share,
-                    "entitled_share": s.entitled_share.get(i).copied().unwrap_or(0.0),
-                    "delivered_share": s.delivered_share.get(i).copied().unwrap_or(0.0),
-                    "jobs": g.jobs,
-                    "completed": g.completed,
-                    "started": g.wait.n,
-                    "wait_mean_s": g.wait.mean,
-                    "wait_p50_s": g.wait.p50,
-                    "wait_p99_s": g.wait.p99,
-                    "jct_mean_s": g.jct.mean,
-                    "jct_p99_s": g.jct.p99,
-                })
+                let mut v = group_json(g);
+                v["name"] = json!(g.name);
+                v["share"] = json!(p.share);
+                v["entitled_share"] = json!(s.entitled_share.get(i).copied().unwrap_or(0.0));
+                v["delivered_share"] = json!(s.delivered_share.get(i).copied().unwrap_or(0.0));
+                v
             })
             .collect();
         let size_classes: Vec<Value> = s
             .by_size
             .iter()
             .map(|g| {
-                json!({
-                    "class": g.name,
-                    "jobs": g.jobs,
-                    "completed": g.completed,
-                    "offered_accel_s": g.offered_accel_s,
-                    "wait_mean_s": g.wait.mean,
-                    "wait_p50_s": g.wait.p50,
-                    "wait_p99_s": g.wait.p99,
-                    "jct_mean_s": g.jct.mean,
-                    "jct_p99_s": g.jct.p99,
-                })
+                let mut v = group_json(g);
+                v["class"] = json!(g.name);
+                v["offered_accel_s"] = json!(g.offered_accel_s);
+                v
             })
             .collect();
         let windows: Vec<Value> = s
