@@ -245,6 +245,17 @@ impl Sim<'_> {
         let n = self.w.jobs.len();
         let mut iter = 0u64;
         let mut bar_shown = false;
+        // A job that can never start (a whole-site gang while failures keep
+        // a node down, say) must not keep the run alive forever: stop this
+        // long after the last arrival; unfinished jobs are reported so.
+        let longest = self.w.jobs.iter().map(|j| j.work).max().unwrap_or(0);
+        let cutoff = self
+            .w
+            .jobs
+            .last()
+            .map_or(0, |j| j.submit)
+            .saturating_add(30 * 86_400)
+            .saturating_add(longest.saturating_mul(10));
         loop {
             let ta = self.w.jobs.get(next_arrival).map(|j| j.submit);
             let te = self.heap.peek().map(|Reverse((t, _, _))| *t);
@@ -256,6 +267,9 @@ impl Sim<'_> {
             };
             // Only samples, failures and repairs remain: the run is over.
             if next_arrival == n && self.done == n && !self.tick_pending {
+                break;
+            }
+            if t > cutoff {
                 break;
             }
             self.now = t.max(self.now);
@@ -364,7 +378,7 @@ impl Sim<'_> {
                 let ck = self.specs[i];
                 let elapsed = self.now - self.live[i].run_start;
                 let writes = if ck.interval > 0 {
-                    (elapsed - self.live[i].run_restart).saturating_sub(0) / (ck.interval + ck.cost)
+                    elapsed.saturating_sub(self.live[i].run_restart) / (ck.interval + ck.cost)
                 } else {
                     0
                 };
