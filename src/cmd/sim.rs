@@ -26,6 +26,8 @@ pub struct Args {
     /// Comma-separated: fifo, easy, las, drf, agora, oracle.
     #[arg(long, default_value = "fifo,easy,las,drf,agora,oracle")]
     policy: String,
+    /// Seed of the run's randomness (failure injection); a synthetic
+    /// workload has its own (`synthetic:seed=N`).
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Where the report, JSON summary and per-job CSVs go.
