@@ -12,6 +12,7 @@
 //! scan depth, on the same job stream.
 
 use crate::clock::thread_cpu;
+use crate::metrics::percentile;
 use crate::synthetic::{self, SynthJob, SyntheticParams};
 use agora_core::{Config, Decision, Entitlements, Event, JobId, JobSpec, Scheduler, TenantId, Time, Topology};
 use std::cmp::Reverse;
@@ -68,25 +69,10 @@ fn stream(topo: &Topology, cfg: &BenchConfig, jobs: usize, spares: u32) -> Vec<S
     synthetic::generate(&p)
 }
 
-/// Job `i` of the stream gets id `i + 1`.
+/// Job `i` of the stream (id `i + 1`) on its team's project.
 fn spec(i: usize, j: &SynthJob, leaves: &[TenantId]) -> JobSpec {
-    let mut s = JobSpec::new(i as u64 + 1, leaves[j.tenant_hint as usize % leaves.len()], j.accels)
-        .per_node(j.per_node)
-        .class(j.class)
-        .time_limit(j.time_limit.max(1));
-    if let Some((scope, required)) = j.scope {
-        s = if required { s.within(scope) } else { s.prefer(scope) };
-    }
-    s.checkpoint = j.checkpoint;
-    s
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[i]
+    debug_assert_eq!(j.id, i as u64 + 1);
+    j.to_spec(leaves[j.tenant_hint as usize % leaves.len()])
 }
 
 fn figures(
@@ -105,8 +91,8 @@ fn figures(
         admissions,
         cpu_s: cpu.as_secs_f64(),
         admissions_per_sec: admissions as f64 / cpu.as_secs_f64().max(1e-9),
-        cycle_ms_p50: percentile(&cycle_ms, 0.50),
-        cycle_ms_p99: percentile(&cycle_ms, 0.99),
+        cycle_ms_p50: percentile(&cycle_ms, 50.0).unwrap_or(0.0),
+        cycle_ms_p99: percentile(&cycle_ms, 99.0).unwrap_or(0.0),
         cycle_ms_max: cycle_ms.last().copied().unwrap_or(0.0),
         utilization,
         examined_per_cycle: 0.0,
