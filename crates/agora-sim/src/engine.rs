@@ -9,7 +9,6 @@
 //! decision. Scheduling cycles follow events but at most one per
 //! `cycle_interval` of virtual time (as a real control loop batches them).
 
-use crate::clock::thread_cpu;
 use crate::failures::{daly_interval, gang_mtbf, Cause, FailureModel, LLAMA3_ACCELS_PER_NODE};
 use crate::record::{JobRecord, Programme, RunResult, Sample};
 use crate::workload::{SimJob, Workload};
@@ -140,8 +139,6 @@ pub fn run(
     cfg: &SimConfig,
 ) -> RunResult {
     let wall = Instant::now();
-    let cpu0 = thread_cpu();
-    let _ = cpu0;
     let programmes: Vec<TenantId> = programme_ids(ents);
     let node_mtbf = cfg.failures.node_mtbf_s / cfg.failures.scale.max(1e-12);
     let specs = w
@@ -375,13 +372,7 @@ impl Sim<'_> {
                     return;
                 }
                 // Completed: the run did all its work.
-                let ck = self.specs[i];
-                let elapsed = self.now - self.live[i].run_start;
-                let writes = if ck.interval > 0 {
-                    elapsed.saturating_sub(self.live[i].run_restart) / (ck.interval + ck.cost)
-                } else {
-                    0
-                };
+                let spent = self.run_overhead(i);
                 if let Some(v) = self.sched.job(JobId(i as u64)) {
                     let p = v.progress;
                     let l = &mut self.live[i];
@@ -391,7 +382,7 @@ impl Sim<'_> {
                     l.replacements = p.node_replacements;
                 }
                 let l = &mut self.live[i];
-                l.overhead += l.run_restart + writes.min(self.w.jobs[i].work / ck.interval.max(1)) * ck.cost;
+                l.overhead += spent;
                 l.running = false;
                 l.end = Some(self.now);
                 self.used -= l.accels as u64;

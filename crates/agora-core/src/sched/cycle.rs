@@ -47,11 +47,6 @@ impl FailCache {
     }
 }
 
-/// The accelerator types a job may use (no borrow of the scheduler).
-fn types_of(ntypes: u32, only: Option<TypeId>) -> impl Iterator<Item = TypeId> {
-    (0..ntypes).map(TypeId).filter(move |t| only.is_none_or(|o| o == *t))
-}
-
 /// The outcome of looking at one job.
 enum Outcome {
     Started,

@@ -251,6 +251,12 @@ struct Job {
 /// figures): 100 years, so that sums of times never overflow.
 pub const MAX_DURATION: Secs = 100 * 365 * 86_400;
 
+/// The accelerator types a job may use (a free function, so callers can
+/// hold the scheduler mutably while iterating).
+fn types_of(ntypes: u32, only: Option<TypeId>) -> impl Iterator<Item = TypeId> {
+    (0..ntypes).map(TypeId).filter(move |t| only.is_none_or(|o| o == *t))
+}
+
 /// Checkpoint accounting: (useful work, work saved by periodic checkpoints)
 /// after `elapsed` seconds of a run.
 fn work_in(ck: Option<Checkpointing>, elapsed: Secs) -> (Secs, Secs) {
@@ -501,7 +507,7 @@ impl Scheduler {
             }
         }
         let need = s.min_accels.unwrap_or(s.accels);
-        let feasible = self.types_for(s).any(|t| match self.shape(s, t, need) {
+        let feasible = types_of(self.topo.types.len() as u32, s.accel_type).any(|t| match self.shape(s, t, need) {
             Some((_, n)) => n <= self.max_nodes[t.idx()][s.constraint.required_scope() as usize],
             None => false,
         });
@@ -514,11 +520,6 @@ impl Scheduler {
             ));
         }
         Ok(())
-    }
-
-    fn types_for<'a>(&'a self, s: &JobSpec) -> impl Iterator<Item = TypeId> + 'a {
-        let only = s.accel_type;
-        (0..self.topo.types.len() as u32).map(TypeId).filter(move |t| only.is_none_or(|o| o == *t))
     }
 
     /// (accelerators per node, nodes) for `accels` on type `t`.

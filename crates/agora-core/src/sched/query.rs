@@ -66,7 +66,7 @@ impl Scheduler {
         let mut min_k = vec![u8::MAX; ntypes];
         for job in self.jobs.iter().flatten().filter(|j| j.state == JobState::Pending) {
             let min = job.spec.min_accels.unwrap_or(job.spec.accels);
-            for t in self.types_for(&job.spec) {
+            for t in types_of(self.topo.types.len() as u32, job.spec.accel_type) {
                 if let Some((k, _)) = self.shape(&job.spec, t, min) {
                     min_k[t.idx()] = min_k[t.idx()].min(k);
                 }
