@@ -62,39 +62,12 @@ pub fn run(what: What) -> anyhow::Result<()> {
 }
 
 /// One timed simulation run: (jobs, virtual seconds simulated, wall s, scheduler s).
-fn time_sim(
-    workload: &str,
-    cluster: Option<&str>,
-    jobs: Option<usize>,
-    seed: u64,
-) -> anyhow::Result<(usize, u64, f64, f64)> {
+fn time_sim(workload: &str, cluster: Option<&str>, seed: u64) -> anyhow::Result<(usize, u64, f64, f64)> {
     use agora_sim::{engine, policy::Policy, scenario, trace::LoadOptions, workload::TenantMap};
     let mut site = agora_config::default_site();
-    let mut spec = scenario::parse_workload(workload)?;
-    if let (Some(n), scenario::WorkloadSpec::Builtin(name)) = (jobs, &spec) {
-        if name == "llm-1m" {
-            spec = scenario::WorkloadSpec::Synthetic(agora_sim::synthetic::SyntheticParams {
-                jobs: n,
-                ..agora_sim::synthetic::SyntheticParams::llm_1m()
-            });
-        }
-    }
-    let raw = scenario::load(&spec, &LoadOptions::default())?;
-    let topo = match cluster {
-        Some(c) => agora_config::cluster(c)?,
-        None => scenario::default_cluster(&spec, &raw).map_err(anyhow::Error::msg)?,
-    };
-    site.scheduler.spares_per_block =
-        scenario::spares_for(None, cluster.is_some(), &raw, site.scheduler.spares_per_block);
     // Loading and generating the workload are not the simulator's time.
-    let w = scenario::workload(
-        raw,
-        workload,
-        &topo,
-        &site.entitlements,
-        &TenantMap::default(),
-        site.scheduler.spares_per_block,
-    );
+    let p = scenario::prepare(workload, cluster, None, &mut site, &TenantMap::default(), &LoadOptions::default())?;
+    let (topo, w) = (p.topo, p.workload);
     let cfg = engine::SimConfig { seed, ..engine::SimConfig::default() };
     let r = engine::run(&topo, &site.entitlements, Policy::Agora.configure(&site.scheduler), "agora", &w, &cfg);
     Ok((r.jobs.len(), r.horizon - r.start, r.wall.as_secs_f64(), r.sched_cpu.as_secs_f64()))
@@ -105,8 +78,8 @@ fn sim(a: SimArgs) -> anyhow::Result<()> {
         anyhow::bail!("--jobs must be at least 1");
     }
     let rows = [
-        ("philly", time_sim("philly", None, None, a.seed)?, 1.0),
-        ("llm-1m", time_sim("llm-1m", Some(&a.cluster), Some(a.jobs), a.seed)?, 30.0),
+        ("philly", time_sim("philly", None, a.seed)?, 1.0),
+        ("llm-1m", time_sim(&format!("synthetic:jobs={}", a.jobs), Some(&a.cluster), a.seed)?, 30.0),
     ];
     if a.json {
         let v: Vec<serde_json::Value> = rows

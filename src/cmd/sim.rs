@@ -7,7 +7,7 @@ use agora_sim::metrics;
 use agora_sim::policy::Policy;
 use agora_sim::record::RunResult;
 use agora_sim::report;
-use agora_sim::scenario::{self, WorkloadSpec};
+use agora_sim::scenario;
 use agora_sim::trace::LoadOptions;
 use agora_sim::workload::TenantMap;
 use anyhow::Context;
@@ -68,13 +68,6 @@ pub struct Args {
 pub fn run(a: Args) -> anyhow::Result<()> {
     let policies = Policy::parse_list(&a.policy).map_err(anyhow::Error::msg)?;
     let mut site = super::site_or_default(&a.site)?;
-    let spec = scenario::parse_workload(&a.workload)?;
-    let opts = LoadOptions { skip_bad_rows: a.skip_bad_rows };
-    let raw = scenario::load(&spec, &opts)?;
-    let topo = match &a.cluster {
-        Some(c) => agora_config::cluster(c)?,
-        None => scenario::default_cluster(&spec, &raw).map_err(anyhow::Error::msg)?,
-    };
     let map = match &a.tenant_map {
         Some(p) => {
             let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
@@ -82,14 +75,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
         None => TenantMap::default(),
     };
-    let name = match &spec {
-        WorkloadSpec::Builtin(n) => n.clone(),
-        WorkloadSpec::File(f, p) => format!("{}:{}", f.name(), p.display()),
-        WorkloadSpec::Synthetic(_) => "synthetic".into(),
-    };
-    site.scheduler.spares_per_block =
-        scenario::spares_for(a.spares, a.cluster.is_some(), &raw, site.scheduler.spares_per_block);
-    let w = scenario::workload(raw, &name, &topo, &site.entitlements, &map, site.scheduler.spares_per_block);
+    let opts = LoadOptions { skip_bad_rows: a.skip_bad_rows };
+    let scenario::Prepared { name, topo, workload: w } =
+        scenario::prepare(&a.workload, a.cluster.as_deref(), a.spares, &mut site, &map, &opts)?;
     if w.jobs.is_empty() {
         anyhow::bail!("workload {name} has no accelerator jobs");
     }

@@ -36,6 +36,44 @@ pub enum ScenarioError {
     Spec(String),
     #[error(transparent)]
     Trace(#[from] TraceError),
+    #[error(transparent)]
+    Config(#[from] agora_config::ConfigError),
+}
+
+/// A workload ready to simulate: the cluster it runs on and its jobs on the
+/// site's tenants.
+pub struct Prepared {
+    pub name: String,
+    pub topo: Topology,
+    pub workload: Workload,
+}
+
+/// Everything between command-line words and a run: load the workload,
+/// choose the cluster (`cluster`, else the workload's own), set the site's
+/// hot spares (`spares_for`), and map the jobs onto the site's tenants.
+pub fn prepare(
+    workload: &str,
+    cluster: Option<&str>,
+    spares: Option<u32>,
+    site: &mut agora_config::SiteConfig,
+    map: &TenantMap,
+    opts: &LoadOptions,
+) -> Result<Prepared, ScenarioError> {
+    let spec = parse_workload(workload)?;
+    let raw = load(&spec, opts)?;
+    let topo = match cluster {
+        Some(c) => agora_config::cluster(c)?,
+        None => default_cluster(&spec, &raw).map_err(ScenarioError::Spec)?,
+    };
+    let name = match &spec {
+        WorkloadSpec::Builtin(n) => n.clone(),
+        WorkloadSpec::File(f, p) => format!("{}:{}", f.name(), p.display()),
+        WorkloadSpec::Synthetic(_) => "synthetic".into(),
+    };
+    let s = &mut site.scheduler.spares_per_block;
+    *s = spares_for(spares, cluster.is_some(), &raw, *s);
+    let workload = self::workload(raw, &name, &topo, &site.entitlements, map, *s);
+    Ok(Prepared { name, topo, workload })
 }
 
 pub fn parse_workload(spec: &str) -> Result<WorkloadSpec, ScenarioError> {

@@ -30,29 +30,20 @@ use agora_sim::trace::LoadOptions;
 use agora_sim::workload::TenantMap;
 
 fn replay(policy: Policy) -> RunResult {
-    let spec = scenario::parse_workload("kth-sp2").unwrap();
-    let raw = scenario::load(&spec, &LoadOptions::default()).unwrap();
-    let topo = scenario::default_cluster(&spec, &raw).unwrap();
-    assert_eq!(topo.total_accels(), 100, "KTH's SP2 had 100 nodes of one processor");
-    let site = agora_config::default_site();
-    let w = scenario::workload(
-        raw,
-        "kth-sp2",
-        &topo,
-        &site.entitlements,
-        &TenantMap::default(),
-        site.scheduler.spares_per_block,
-    );
-    // The real system: no injected failures, no checkpoints, event-driven.
+    // As `agora sim --workload kth-sp2` prepares it: the log's own machine.
+    let mut site = agora_config::default_site();
+    let p =
+        scenario::prepare("kth-sp2", None, None, &mut site, &TenantMap::default(), &LoadOptions::default()).unwrap();
+    assert_eq!(p.topo.total_accels(), 100, "KTH's SP2 had 100 nodes of one processor");
+    assert_eq!(site.scheduler.spares_per_block, 0, "and no hot spares: all 100 schedulable");
+    // The real system: no injected failures, no checkpoints, 60 s passes.
     let cfg = SimConfig {
         failures: FailureModel::off(),
         checkpoints: CheckpointPolicy::Off,
         cycle_interval: 60,
         ..SimConfig::default()
     };
-    // The real machine kept no hot spares: all 100 processors schedulable.
-    let sched = agora_core::Config { spares_per_block: 0, ..policy.configure(&site.scheduler) };
-    engine::run(&topo, &site.entitlements, sched, policy.name(), &w, &cfg)
+    engine::run(&p.topo, &site.entitlements, policy.configure(&site.scheduler), policy.name(), &p.workload, &cfg)
 }
 
 fn mean_median(mut v: Vec<u64>) -> (f64, u64) {
