@@ -59,6 +59,10 @@ struct SchedulerFile {
     preemption: Option<bool>,
     preemption_grace: Option<Value>,
     max_preemptions_per_cycle: Option<i64>,
+    min_run_before_preempt: Option<Value>,
+    max_preemptions_per_job: Option<i64>,
+    work_conserving: Option<bool>,
+    max_estimates_per_cycle: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -199,6 +203,13 @@ fn scheduler(s: SchedulerFile, origin: &str) -> Result<Config, ConfigError> {
         preemption_grace: secs("preemption_grace", s.preemption_grace)?.unwrap_or(d.preemption_grace),
         max_preemptions_per_cycle: count("max_preemptions_per_cycle", s.max_preemptions_per_cycle, 0)?
             .map_or(d.max_preemptions_per_cycle, |n| n as usize),
+        min_run_before_preempt: secs("min_run_before_preempt", s.min_run_before_preempt)?
+            .unwrap_or(d.min_run_before_preempt),
+        max_preemptions_per_job: count("max_preemptions_per_job", s.max_preemptions_per_job, 0)?
+            .unwrap_or(d.max_preemptions_per_job),
+        work_conserving: s.work_conserving.unwrap_or(d.work_conserving),
+        max_estimates_per_cycle: count("max_estimates_per_cycle", s.max_estimates_per_cycle, 0)?
+            .map_or(d.max_estimates_per_cycle, |n| n as usize),
     })
 }
 
@@ -396,13 +407,15 @@ invalid type: string \"3\", expected f64",
         check_scheduler(
             "",
             "Config { spares_per_block: 0, half_life: 604800, alloc_weight: None, ordering: FairShare, backfill: Easy, max_backfill_scan: 20000, \
-             preemption: true, preemption_grace: 300, max_preemptions_per_cycle: 4 }",
+             preemption: true, preemption_grace: 300, max_preemptions_per_cycle: 4, min_run_before_preempt: 0, \
+             max_preemptions_per_job: 3, work_conserving: true, max_estimates_per_cycle: 32 }",
         );
         check_scheduler(
             "spares_per_block = 1\nhalf_life = \"1d12h\"\nalloc_weight = 3600\nordering = \"fifo\"\n\
              backfill = \"conservative\"\nmax_backfill_scan = 500\npreemption = false\npreemption_grace = \"90s\"\nmax_preemptions_per_cycle = 0",
             "Config { spares_per_block: 1, half_life: 129600, alloc_weight: Some(3600.0), ordering: Fifo, \
-             backfill: Conservative(16), max_backfill_scan: 500, preemption: false, preemption_grace: 90, max_preemptions_per_cycle: 0 }",
+             backfill: Conservative(16), max_backfill_scan: 500, preemption: false, preemption_grace: 90, max_preemptions_per_cycle: 0, \
+             min_run_before_preempt: 0, max_preemptions_per_job: 3, work_conserving: true, max_estimates_per_cycle: 32 }",
         );
         check_scheduler(
             "ordering = \"las\"\nlas_threshold = 3600",

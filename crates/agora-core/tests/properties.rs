@@ -12,7 +12,7 @@ mod common;
 
 use agora_core::*;
 use proptest::prelude::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -89,7 +89,7 @@ fn site(spares: u32, policy: usize) -> Scheduler {
     let cfg = Config {
         spares_per_block: spares,
         preemption_grace: 100,
-        half_life: 3600,
+        half_life: HALF_LIFE,
         ordering,
         backfill,
         ..Config::default()
@@ -105,17 +105,87 @@ struct Model {
     specs: HashMap<JobId, JobSpec>,
     running: Vec<JobId>,
     owner: HashMap<(NodeId, u8), JobId>,
+    /// Accelerators of each running or preempting job.
+    accels: HashMap<JobId, u64>,
+    /// Jobs told to stop, still holding accelerators.
+    leaving: HashSet<JobId>,
+    opportunistic: HashSet<JobId>,
+    /// Per tenant: accelerators allocated (every running or preempting job).
+    alloc: Vec<u64>,
+    /// Per tenant: the part of `alloc` running opportunistically.
+    soak: Vec<u64>,
+    /// Per tenant: decayed usage, integrated here from the decisions.
+    usage: Vec<f64>,
+    last: Option<Time>,
+    /// Preemptions per job that a churn bound applies to.
+    churn: HashMap<JobId, u32>,
 }
 
+const HALF_LIFE: u64 = 3600;
+
 impl Model {
-    fn release(&mut self, job: JobId) {
+    fn new(s: &Scheduler, las: bool) -> Model {
+        let n = s.entitlements().len();
+        Model { las, alloc: vec![0; n], soak: vec![0; n], usage: vec![0.0; n], ..Model::default() }
+    }
+
+    /// Charge allocations up to `now`: usage is the integral of
+    /// allocations, decayed with the half-life.
+    fn advance(&mut self, now: Time) {
+        let last = self.last.replace(now).unwrap_or(now);
+        let dt = (now - last) as f64;
+        if dt == 0.0 {
+            return;
+        }
+        let tau = HALF_LIFE as f64 / std::f64::consts::LN_2;
+        let decay = (-dt / tau).exp();
+        for (u, a) in self.usage.iter_mut().zip(&self.alloc) {
+            *u = *u * decay + *a as f64 * tau * (1.0 - decay);
+        }
+    }
+
+    fn charge(&mut self, s: &Scheduler, job: JobId, sign: i64) {
+        let tenant = self.specs[&job].tenant;
+        let a = self.accels[&job];
+        let soak = self.opportunistic.contains(&job);
+        for t in s.entitlements().path_up(tenant).chain(std::iter::once(TenantId(0))) {
+            self.alloc[t.idx()] = (self.alloc[t.idx()] as i64 + sign * a as i64) as u64;
+            if soak {
+                self.soak[t.idx()] = (self.soak[t.idx()] as i64 + sign * a as i64) as u64;
+            }
+        }
+    }
+
+    /// Held within limits: opportunistic work does not count against them.
+    fn held(&self, t: TenantId) -> u64 {
+        self.alloc[t.idx()] - self.soak[t.idx()]
+    }
+
+    fn release(&mut self, s: &Scheduler, job: JobId) {
+        if self.running.contains(&job) {
+            self.charge(s, job, -1);
+        }
         self.owner.retain(|_, j| *j != job);
         self.running.retain(|j| *j != job);
+        self.leaving.remove(&job);
+        self.opportunistic.remove(&job);
+    }
+
+    /// Allocation of a tenant's subtree, not counting work already leaving.
+    fn effective(&self, s: &Scheduler, t: TenantId) -> i64 {
+        let leaving: u64 = self
+            .leaving
+            .iter()
+            .filter(|j| s.entitlements().path_up(self.specs[j].tenant).any(|a| a == t))
+            .map(|j| self.accels[j])
+            .sum();
+        self.alloc[t.idx()] as i64 - leaving as i64
     }
 
     fn apply(&mut self, s: &Scheduler, d: &Decision) -> Result<(), String> {
+        let ents = s.entitlements();
         match d {
-            Decision::Start { job, slots, accels, .. } => {
+            Decision::Start { job, slots, accels, opportunistic, .. } => {
                 let spec = &self.specs[job];
                 let sum: u32 = slots.iter().map(|s| s.accels()).sum();
                 let min = spec.min_accels.unwrap_or(spec.accels);
@@ -124,6 +194,32 @@ impl Model {
                 }
                 if self.running.contains(job) {
                     return Err(format!("job {job} started twice"));
+                }
+                // Borrowing and lending limits hold for all but opportunistic work.
+                if !opportunistic {
+                    for t in ents.path_up(spec.tenant) {
+                        if let Some(b) = ents.get(t).borrow_limit {
+                            let limit = s.nominal(t).floor() as u64 + b;
+                            if self.held(t) + *accels as u64 > limit {
+                                return Err(format!(
+                                    "job {job} takes {} past its borrowing limit {limit}",
+                                    ents.get(t).path
+                                ));
+                            }
+                        }
+                    }
+                    let free = s.capacity().saturating_sub(self.held(TenantId(0)));
+                    let kept: u64 = (0..ents.len() as u32)
+                        .map(TenantId)
+                        .filter(|l| !ents.path_up(spec.tenant).any(|a| a == *l))
+                        .filter_map(|l| {
+                            let lend = ents.get(l).lend_limit? as f64;
+                            Some((s.nominal(l) - lend - self.held(l) as f64).max(0.0) as u64)
+                        })
+                        .sum();
+                    if *accels as u64 > free.saturating_sub(kept) {
+                        return Err(format!("job {job} takes capacity kept for a lender ({kept} kept, {free} free)"));
+                    }
                 }
                 let topo = s.topology();
                 for sl in slots {
@@ -154,21 +250,57 @@ impl Model {
                     }
                 }
                 self.running.push(*job);
+                self.accels.insert(*job, *accels as u64);
+                if *opportunistic {
+                    self.opportunistic.insert(*job);
+                }
+                self.charge(s, *job, 1);
             }
             Decision::Preempt { job, by, cause, .. } => {
                 let (victim, winner) = (self.specs[job].class, self.specs[by].class);
+                if !self.running.contains(job) || self.leaving.contains(job) {
+                    return Err(format!("preempted job {job} was not running"));
+                }
+                let path: Vec<TenantId> = ents.path_up(self.specs[job].tenant).collect();
                 let ok = match cause {
                     PreemptCause::LowerClass => victim < winner,
-                    // Borrowed capacity counts as opportunistic.
-                    PreemptCause::Borrowing => winner > PriorityClass::Opportunistic,
+                    // Borrowed work is reclaimed only while its tenant is
+                    // really above its entitlement (or it ran opportunistically).
+                    PreemptCause::Borrowing => {
+                        winner > PriorityClass::Opportunistic
+                            && (self.opportunistic.contains(job)
+                                || path.iter().any(|t| self.effective(s, *t) as f64 > s.nominal(*t) + 1e-9))
+                    }
                     PreemptCause::AttainedService => self.las,
                 };
                 if !ok {
                     return Err(format!("job {by} ({winner:?}) preempted {job} ({victim:?}) for {cause:?}"));
                 }
-                if !self.running.contains(job) {
-                    return Err(format!("preempted job {job} was not running"));
+                // Floors: no preemption takes a tenant below its floor.
+                let a = self.accels[job] as i64;
+                for t in &path {
+                    if let Some(f) = ents.get(*t).floor {
+                        let eff = self.effective(s, *t);
+                        if eff - a < f as i64 {
+                            return Err(format!(
+                                "preempting {job} takes {} from {eff} below its floor {f}",
+                                ents.get(*t).path
+                            ));
+                        }
+                    }
                 }
+                let floor_claim = ents
+                    .path_up(self.specs[by].tenant)
+                    .any(|t| ents.get(t).floor.is_some_and(|f| self.effective(s, t) < f as i64));
+                if *cause != PreemptCause::LowerClass && !floor_claim {
+                    *self.churn.entry(*job).or_default() += 1;
+                    let n = self.churn[job];
+                    let cap = s.config().max_preemptions_per_job;
+                    if n > cap {
+                        return Err(format!("job {job} preempted {n} times (bound {cap})"));
+                    }
+                }
+                self.leaving.insert(*job);
             }
             Decision::ReplaceNode { job, failed, spare, .. } => {
                 let bits: Vec<u8> =
@@ -177,8 +309,11 @@ impl Model {
                     return Err(format!("job {job} had nothing on failed node {failed}"));
                 }
                 let topo = s.topology();
-                if topo.nodes[failed.idx()].block != topo.nodes[spare.idx()].block {
-                    return Err("spare from another block".into());
+                let (f, sp) = (&topo.nodes[failed.idx()], &topo.nodes[spare.idx()]);
+                let same = f.block == sp.block
+                    || (f.pod == sp.pod && self.specs[job].constraint.required_scope() >= Scope::Pod);
+                if !same {
+                    return Err(format!("spare {spare} for node {failed} is beyond what job {job} may span"));
                 }
                 for b in &bits {
                     self.owner.remove(&(*failed, *b));
@@ -191,19 +326,88 @@ impl Model {
                     }
                 }
             }
-            Decision::Requeue { job, .. } => self.release(*job),
+            Decision::Requeue { job, .. } => self.release(s, *job),
         }
         Ok(())
     }
 }
 
+/// The reason a pending job gives must be true of the state.
+fn check_reason(s: &Scheduler, m: &Model, id: JobId, reason: &Reason) -> Result<(), String> {
+    let ents = s.entitlements();
+    let spec = &m.specs[&id];
+    let min = spec.min_accels.unwrap_or(spec.accels);
+    let now = s.now();
+    match reason {
+        Reason::BorrowLimit { tenant, used, limit, .. } => {
+            let b = ents.get(*tenant).borrow_limit.ok_or("borrow limit of a tenant without one")?;
+            if *limit != s.nominal(*tenant).floor() as u64 + b || used + min as u64 <= *limit {
+                return Err(format!("job {id}: {used} + {min} is within the limit {limit}"));
+            }
+            if s.allocated(*tenant) < *used {
+                return Err(format!("job {id}: {} holds {} < {used}", ents.get(*tenant).path, s.allocated(*tenant)));
+            }
+        }
+        Reason::Resources { accels, required, scope, eta } => {
+            if *accels != min || eta.is_some_and(|e| e < now) {
+                return Err(format!("job {id}: wrong figures in {reason:?}"));
+            }
+            // Nothing claimed by a preemptor: the gang does not fit in what is free.
+            let claims = s.job_ids().any(|j| {
+                s.job(j).and_then(|v| v.reason).is_some_and(|r| matches!(r, Reason::AwaitingPreemption { .. }))
+            });
+            if !claims {
+                let k = if spec.per_node > 0 { spec.per_node } else { min.min(4) as u8 };
+                let n = min.div_ceil(k as u32);
+                let topo = s.topology();
+                let fits = |key: &dyn Fn(usize) -> u32| {
+                    let mut count: HashMap<u32, u32> = HashMap::new();
+                    for i in 0..topo.nodes.len() {
+                        let node = NodeId(i as u32);
+                        if s.node_is_up(node) && !s.node_is_spare(node) && s.node_free(node) >= k as u32 {
+                            *count.entry(key(i)).or_default() += 1;
+                        }
+                    }
+                    count.values().any(|c| *c >= n)
+                };
+                let widest = if *required { *scope } else { Scope::Site };
+                let fit = match widest {
+                    Scope::Block => fits(&|i| topo.nodes[i].block.0),
+                    Scope::Pod => fits(&|i| topo.nodes[i].pod.0),
+                    Scope::Site => fits(&|_| 0),
+                };
+                if fit {
+                    return Err(format!("job {id} says not enough is free, yet {n} nodes × {k} are"));
+                }
+            }
+        }
+        Reason::Reserved { start, .. } if *start < now || !s.last_cycle().reservations.contains(&(id, *start)) => {
+            return Err(format!("job {id}: reservation {start} not in the cycle's report"));
+        }
+        Reason::BehindReservation { reserved, start, eta, .. }
+            if !s.last_cycle().reservations.contains(&(*reserved, *start)) || eta.is_some_and(|e| e < now) =>
+        {
+            return Err(format!("job {id}: behind a reservation the cycle did not make"));
+        }
+        Reason::AwaitingPreemption { until, .. } if *until < now => {
+            return Err(format!("job {id}: awaits victims past {until}"));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 fn run_ops(spares: u32, policy: usize, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut s = site(spares, policy);
-    let mut m = Model { las: policy == 4, ..Model::default() };
+    let mut m = Model::new(&s, policy == 4);
     let mut now = 0;
     let mut next_id = 1;
+    // (job, start) of the reservation of the last cycle, while nothing
+    // that may legitimately delay it happened since.
+    let mut reservation: Option<(JobId, Time)> = None;
     for op in ops {
-        let event = match op {
+        let mut events = Vec::new();
+        match op {
             Op::Submit { tenant, accels, per_node, scope, class, limit, elastic, ck } => {
                 let leaf = s.entitlements().lookup(TENANTS[tenant]).unwrap();
                 let mut j = JobSpec::new(next_id, leaf, accels).per_node(per_node).class(class).time_limit(limit);
@@ -218,52 +422,137 @@ fn run_ops(spares: u32, policy: usize, ops: Vec<Op>) -> Result<(), TestCaseError
                     j = j.checkpoint(60, 5);
                 }
                 m.specs.insert(j.id, j.clone());
-                Event::Submit(j)
+                events.push((now, Event::Submit(j)));
             }
-            Op::Finish(i) if !m.running.is_empty() => Event::Finished(m.running[i % m.running.len()]),
-            Op::Cancel(i) if !m.specs.is_empty() => {
+            Op::Finish(i) if !m.running.is_empty() => {
+                events.push((now, Event::Finished(m.running[i % m.running.len()])))
+            }
+            Op::Cancel(i) => {
                 let ids: Vec<JobId> = s.job_ids().collect();
                 if ids.is_empty() {
                     continue;
                 }
-                Event::Cancel(ids[i % ids.len()])
+                events.push((now, Event::Cancel(ids[i % ids.len()])));
             }
-            Op::Fail(n) => Event::NodeFailed(NodeId(n)),
-            Op::Repair(n) => Event::NodeRepaired(NodeId(n)),
+            Op::Fail(n) => events.push((now, Event::NodeFailed(NodeId(n)))),
+            Op::Repair(n) => events.push((now, Event::NodeRepaired(NodeId(n)))),
             Op::Tick(dt) => {
+                // The driver stops jobs at their time limits, in order.
+                let mut ends: Vec<(Time, JobId)> = m
+                    .running
+                    .iter()
+                    .filter_map(|j| s.job(*j).and_then(|v| v.end_bound).map(|e| (e, *j)))
+                    .filter(|(e, _)| *e <= now + dt)
+                    .collect();
+                ends.sort();
+                for (e, j) in ends {
+                    events.push((e.max(now), Event::Finished(j)));
+                }
                 now += dt;
-                Event::Tick
+                events.push((now, Event::Tick));
             }
-            _ => continue,
-        };
-        let ended = match &event {
-            Event::Finished(j) | Event::Cancel(j) => Some(*j),
-            _ => None,
-        };
-        let mut out = Vec::new();
-        if s.handle(now, event, &mut out).is_ok() {
-            if let Some(j) = ended {
-                m.release(j);
-            }
+            Op::Finish(_) => continue,
         }
-        for d in &out {
-            m.apply(&s, d).map_err(TestCaseError::fail)?;
-        }
-        s.check_invariants().map_err(TestCaseError::fail)?;
-        for id in s.job_ids().collect::<Vec<_>>() {
-            let view = s.job(id).unwrap();
-            if view.state == JobState::Pending {
-                let why = s.explain(id).unwrap_or_default();
-                prop_assert!(!why.is_empty(), "pending job {} has no reason", id);
+        for (at, event) in events {
+            if matches!(event, Event::NodeFailed(_) | Event::NodeRepaired(_)) {
+                reservation = None;
             }
-            let running = matches!(view.state, JobState::Running | JobState::Preempting);
-            prop_assert_eq!(
-                running,
-                m.running.contains(&id),
-                "job {} state {:?} disagrees with the decisions",
-                id,
-                view.state
-            );
+            let ended = match &event {
+                Event::Finished(j) | Event::Cancel(j) => Some(*j),
+                _ => None,
+            };
+            let tick = matches!(event, Event::Tick);
+            let before = s.state_digest();
+            let mut out = Vec::new();
+            m.advance(at.max(s.now()));
+            match s.handle(at, event, &mut out) {
+                Ok(()) => {
+                    if let Some(j) = ended {
+                        m.release(&s, j);
+                    }
+                }
+                Err(e) => {
+                    prop_assert_eq!(before, s.state_digest(), "refused event ({}) changed the state", e);
+                    prop_assert!(out.is_empty(), "refused event made decisions");
+                }
+            }
+            if std::env::var("PROP_DEBUG").is_ok() {
+                eprintln!("t={} {:?}", s.now(), out);
+                for id in s.job_ids().collect::<Vec<_>>() {
+                    let v = s.job(id).unwrap();
+                    eprintln!("   {} {:?} {:?}", id, v.state, v.reason);
+                }
+            }
+            for d in &out {
+                m.apply(&s, d).map_err(TestCaseError::fail)?;
+                if matches!(d, Decision::Requeue { .. }) {
+                    reservation = None;
+                }
+            }
+            s.check_invariants().map_err(TestCaseError::fail)?;
+            // Decayed usage is the integral of allocations, event by event.
+            for t in 0..s.entitlements().len() as u32 {
+                let (got, want) = (s.usage(TenantId(t)), m.usage[t as usize]);
+                prop_assert!(
+                    (got - want).abs() <= 1e-6 * want.abs().max(1.0),
+                    "usage of tenant {} is {} but allocations integrate to {}",
+                    t,
+                    got,
+                    want
+                );
+            }
+            for id in s.job_ids().collect::<Vec<_>>() {
+                let view = s.job(id).unwrap();
+                if let Some(reason) = &view.reason {
+                    let why = s.explain(id).unwrap_or_default();
+                    prop_assert!(!why.is_empty(), "pending job {} has no reason", id);
+                    if tick {
+                        check_reason(&s, &m, id, reason).map_err(TestCaseError::fail)?;
+                    }
+                }
+                let running = matches!(view.state, JobState::Running | JobState::Preempting);
+                prop_assert_eq!(
+                    running,
+                    m.running.contains(&id),
+                    "job {} state {:?} disagrees with the decisions",
+                    id,
+                    view.state
+                );
+            }
+            // Under FIFO + EASY a reservation never slips: only a failure
+            // or an earlier job coming back may delay it.
+            if tick && policy == 3 {
+                // An earlier job that was held back by a limit may go first.
+                let submitted = |j: JobId| s.job(j).map(|v| v.submitted);
+                let earlier_started = |job: JobId| {
+                    out.iter().any(|d| {
+                        matches!(d, Decision::Start { job: j, backfilled: false, .. } if submitted(*j) <= submitted(job))
+                    })
+                };
+                if let Some((job, start)) = reservation.filter(|(j, _)| !earlier_started(*j)) {
+                    if let Some(Reason::Reserved { start: again, .. }) = s.job(job).and_then(|v| v.reason) {
+                        prop_assert!(again <= start, "job {}'s reservation slipped from {} to {}", job, start, again);
+                    }
+                    // Past its start and still pending: only an earlier job
+                    // (one that was over a limit then) may have taken its place.
+                    let limited = s
+                        .job(job)
+                        .and_then(|v| v.reason)
+                        .is_some_and(|r| matches!(r, Reason::BorrowLimit { .. } | Reason::KeptForLender { .. }));
+                    if s.job(job).is_some_and(|v| v.state == JobState::Pending) && s.now() > start && !limited {
+                        let holder = s.last_cycle().reservations.first().map(|r| r.0);
+                        prop_assert!(
+                            holder.is_some_and(|h| submitted(h) <= submitted(job)),
+                            "job {} was due at {} and is still pending at {} (reservation: {:?})",
+                            job,
+                            start,
+                            s.now(),
+                            holder
+                        );
+                    }
+                }
+                reservation = s.last_cycle().reservations.first().copied();
+            }
         }
     }
     Ok(())

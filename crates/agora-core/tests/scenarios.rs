@@ -93,10 +93,10 @@ fn easy_backfill_lets_short_jobs_use_reserved_nodes_but_not_long_ones() {
         start 3 32 on 4:8,5:8,6:8,7:8 (block)
         start 2 32 on 8:8,9:8,10:8,11:8 (block)
         start 4 32 on 12:8,13:8,14:8,15:8 (block)
-        start 6 8 on 3:8 (site, backfilled)
+        start 6 8 on 3:8 (block, backfilled)
         5: needs 64 accelerators in one pod; reserved to start in 49m50s
-        7: needs 8 accelerators; the free ones are held for job 5, which starts in 49m50s, and this job's time limit is too long to backfill
-        7: needs 8 accelerators; the free ones are held for job 5, which starts in 33m20s, and this job's time limit is too long to backfill
+        7: needs 8 accelerators anywhere on the site; not enough are free; expected to start within 33m10s
+        7: needs 8 accelerators; some of the free ones are held for job 5, which starts in 33m20s, and this job's time limit is too long to backfill; expected to start within 16m40s
         start 7 8 on 8:8 (block, backfilled)
         start 5 64 on 0:8,1:8,2:8,3:8,4:8,5:8,6:8,7:8 (pod)
     ");
@@ -108,7 +108,9 @@ fn fair_share_interleaves_tenants_by_share() {
     // every other slot. Within a funder, projects alternate too, so a2's
     // job goes before a1's second; a1's second is then the first blocked
     // job and gets the (EASY) reservation.
-    check(site(), "
+    check(
+        site(),
+        "
         submit 1 a1 32
         submit 2 a1 32
         submit 3 a1 32
@@ -118,14 +120,16 @@ fn fair_share_interleaves_tenants_by_share() {
         tick
         explain 2
         explain 3
-    ", "
+    ",
+        "
         start 1 32 on 0:8,1:8,2:8,3:8 (block)
         start 5 32 on 4:8,5:8,6:8,7:8 (block)
         start 4 32 on 8:8,9:8,10:8,11:8 (block)
         start 6 32 on 12:8,13:8,14:8,15:8 (block)
         2: needs 32 accelerators anywhere on the site; reserved to start in 1h00m
-        3: needs 32 accelerators; the free ones are held for job 2, which starts in 1h00m, and this job's time limit is too long to backfill
-    ");
+        3: needs 32 accelerators anywhere on the site; not enough are free; expected to start within 1h00m
+    ",
+    );
 }
 
 #[test]
@@ -230,12 +234,27 @@ fn borrowing_and_lending_limits_hold_with_reasons() {
         "
         submit 1 a1 64
         submit 2 a1 8
+        submit 3 a1 8 limit=60
+        tick
+        explain 3
+        at 10
+        submit 4 b1 64      # b wants its share back: the opportunistic job goes
+        tick
+        at 60
+        finish 3            # reached its limit: it was not preempted for nothing
+        at 70
         tick
         explain 2
     ",
         "
         start 1 64 on 0:8,1:8,2:8,3:8,4:8,5:8,6:8,7:8 (pod)
-        2: a is at its borrowing limit (64 of 64 accelerators)
+        start 2 8 on 8:8 (block, opportunistic)
+        start 3 8 on 11:8 (block, opportunistic)
+        3: not pending
+        preempt 2 for 4 until 70 (borrowing)
+        requeue 2 (Preempted), resume from 0, lost 10
+        start 4 64 on 8:8,9:8,10:8,11:8,12:8,13:8,14:8,15:8 (pod)
+        2: a is at its borrowing limit (64 of 64 accelerators); runs opportunistically when capacity is idle
     ",
     );
     let open = |s: SiteBuilder| {
@@ -256,8 +275,25 @@ fn borrowing_and_lending_limits_hold_with_reasons() {
         "
         start 1 64 on 0:8,1:8,2:8,3:8,4:8,5:8,6:8,7:8 (pod)
         start 2 32 on 8:8,9:8,10:8,11:8 (block)
+        start 3 8 on 12:8 (block, opportunistic)
+        3: not pending
+        start 4 8 on 15:8 (block)
+    ",
+    );
+    // Without work conservation the kept capacity idles, and says why.
+    check(
+        open(SiteBuilder::new(4, 2, 4, 8)).config(|c| c.work_conserving = false),
+        "
+        submit 1 a1 64
+        submit 2 a1 32
+        submit 3 a1 8
+        tick
+        explain 3
+    ",
+        "
+        start 1 64 on 0:8,1:8,2:8,3:8,4:8,5:8,6:8,7:8 (pod)
+        start 2 32 on 8:8,9:8,10:8,11:8 (block)
         3: the idle capacity is kept for b by its lending limit (32 accelerators)
-        start 4 8 on 12:8 (block)
     ",
     );
 }

@@ -1,14 +1,18 @@
 //! One scheduling cycle.
 //!
-//! 1. advance: decay fair-share usage to `now`; take back the accelerators
-//!    of preempted jobs whose grace period ended, and requeue them.
+//! 1. advance: take back the accelerators of preempted jobs whose grace
+//!    period ended, and requeue them (usage is already charged to `now`).
 //! 2. snapshot: nominal entitlements at the current capacity.
-//! 3. claim: jobs whose preemption victims have left try first.
+//! 3. claim: the nodes each job waiting for its preemption victims will
+//!    use are held for it; it starts there as soon as they are free.
 //! 4. iterate: walk pending jobs in fair-share order; for each: quota,
 //!    then placement; a job that does not fit may preempt lower-class work,
 //!    or get a reservation (EASY: the first one), after which later jobs
 //!    only backfill.
-//! 5. release: drop this cycle's holds and record the report.
+//! 5. soak: work beyond its tenants' limits runs opportunistically on
+//!    what nobody entitled could use (evicted first), so no accelerator
+//!    idles while some job could use it.
+//! 6. release: drop this cycle's holds and record the report.
 //!
 //! Holds are the only state a cycle leaves on nodes temporarily; all other
 //! changes (starts, preemptions) are committed as they are decided, in the
@@ -28,6 +32,26 @@ pub(super) struct Ctx {
     /// Free accelerators on held nodes.
     pub held_free: u64,
     pub scanned_after_reservation: usize,
+    /// Nodes held for claimants during this cycle.
+    pub claim_holds: Vec<NodeId>,
+    /// Jobs over a borrowing or lending limit, for the soak step.
+    pub deferred: Vec<u32>,
+    /// Start estimates still allowed this cycle, and those made, by shape
+    /// (valid while no allocation changed).
+    pub estimates_left: usize,
+    pub estimates: Vec<(Shape, u64, Option<Time>)>,
+}
+
+/// (type, accelerators per node, nodes, widest scope) of a gang.
+pub(super) type Shape = (u32, u8, u32, Scope);
+
+/// How a job is looked at.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// In order: may preempt or reserve.
+    Scan,
+    /// Work beyond its limits, on capacity nobody entitled wanted.
+    Soak,
 }
 
 /// (type, or reservation and type; k; widest scope) -> the smallest node
@@ -62,12 +86,12 @@ impl Scheduler {
         let decisions_before = out.len();
 
         // 1. advance
-        self.fair.advance(now);
         while let Some(&(until, slot)) = self.grace.first() {
             if until > now {
                 break;
             }
-            self.jobs[slot as usize].as_mut().expect("job exists").progress.preemptions += 1;
+            let job = self.jobs[slot as usize].as_mut().expect("job exists");
+            Self::settle_preempted(job, now);
             self.requeue(slot, RequeueCause::Preempted, out);
         }
 
@@ -79,23 +103,42 @@ impl Scheduler {
             preempt_budget: if self.cfg.preemption { self.cfg.max_preemptions_per_cycle } else { 0 },
             held_free: 0,
             scanned_after_reservation: 0,
+            claim_holds: Vec::new(),
+            deferred: Vec::new(),
+            estimates_left: self.cfg.max_estimates_per_cycle,
+            estimates: Vec::new(),
         };
 
         // 3. claim
+        let claimants = std::mem::take(&mut self.claimants);
+        let mut holds: Vec<NodeId> = Vec::new();
+        for &slot in &claimants {
+            if let Some(job) = self.jobs[slot as usize].as_ref().filter(|j| j.state == JobState::Pending) {
+                holds.extend(job.claim.iter().filter(|n| !self.pool.st[n.idx()].held));
+            }
+        }
+        self.pool.set_held(&self.topo, &mut holds, true);
+        ctx.claim_holds = holds;
         let mut waiting = Vec::new();
-        for slot in std::mem::take(&mut self.claimants) {
-            let Some(job) = self.jobs[slot as usize].as_mut() else {
+        for slot in claimants {
+            let Some(job) = self.jobs[slot as usize].as_ref() else {
                 continue;
             };
-            match job.awaiting {
-                Some(until) if until <= now && job.state == JobState::Pending => {
-                    job.awaiting = None;
-                    if let Outcome::Started = self.attempt(slot, &mut ctx, false, out) {
-                        report.started += 1;
-                    }
-                }
-                Some(_) if job.state == JobState::Pending => waiting.push(slot),
-                _ => {}
+            if job.state != JobState::Pending || job.awaiting.is_none() {
+                continue;
+            }
+            let until = job.awaiting.expect("claimant awaits");
+            if self.start_on_claim(slot, out) {
+                report.started += 1;
+            } else if until <= now {
+                // The victims left and the gang still does not fit (a node
+                // failed meanwhile): back to the queue, in order.
+                let job = self.jobs[slot as usize].as_mut().expect("job exists");
+                job.awaiting = None;
+                let mut claim = std::mem::take(&mut job.claim);
+                self.pool.set_held(&self.topo, &mut claim, false);
+            } else {
+                waiting.push(slot);
             }
         }
         self.claimants = waiting;
@@ -141,7 +184,7 @@ impl Scheduler {
             if self.jobs[slot as usize].as_ref().is_some_and(|j| j.awaiting.is_some()) {
                 continue;
             }
-            match self.attempt(slot, &mut ctx, true, out) {
+            match self.attempt(slot, &mut ctx, Mode::Scan, out) {
                 Outcome::Started => report.started += 1,
                 Outcome::Waiting(reason) => {
                     let job = self.jobs[slot as usize].as_mut().expect("job exists");
@@ -158,7 +201,20 @@ impl Scheduler {
         };
         self.stats.jobs_examined += report.examined as u64;
 
-        // 5. release
+        // 5. soak
+        if self.cfg.work_conserving && stop != Stop::Full {
+            for slot in std::mem::take(&mut ctx.deferred) {
+                if self.nothing_more_fits(&ctx) {
+                    break;
+                }
+                if let Outcome::Started = self.attempt(slot, &mut ctx, Mode::Soak, out) {
+                    report.started += 1;
+                }
+            }
+        }
+
+        // 6. release
+        self.pool.set_held(&self.topo, &mut ctx.claim_holds, false);
         for r in &mut ctx.reservations {
             self.pool.set_held(&self.topo, &mut r.held, false);
             report.reservations.push((self.jobs[r.job as usize].as_ref().expect("job").spec.id, r.start));
@@ -166,6 +222,46 @@ impl Scheduler {
         report.preempted = out[decisions_before..].iter().filter(|d| matches!(d, Decision::Preempt { .. })).count();
         report.stop = Some(stop);
         self.report = report;
+        self.dirty = false;
+    }
+
+    /// Start a claimant on the nodes held for it, if they are free now.
+    fn start_on_claim(&mut self, slot: u32, out: &mut Vec<Decision>) -> bool {
+        let job = self.jobs[slot as usize].as_ref().expect("job exists");
+        let min = job.spec.min_accels.unwrap_or(job.spec.accels);
+        // Limits may have tightened since the claim was made.
+        if self.headroom(job.spec.tenant).0 < min as u64 {
+            return false;
+        }
+        let job = self.jobs[slot as usize].as_ref().expect("job exists");
+        let spec = &job.spec;
+        let max_scope = spec.constraint.required_scope();
+        for t in types_of(self.topo.types.len() as u32, spec.accel_type) {
+            let Some((k, n)) = self.shape(spec, t, min) else {
+                continue;
+            };
+            if let Some(nodes) = self.pool.find_among(&self.topo, &job.claim, t, k, n, max_scope) {
+                let scope = self.scope_of(&nodes);
+                let mut claim = std::mem::take(&mut self.jobs[slot as usize].as_mut().expect("job").claim);
+                self.start(slot, k, &nodes, min, scope, false, false, out);
+                // What the gang did not use is free for others again.
+                self.pool.set_held(&self.topo, &mut claim, false);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The tightest domain that holds these nodes.
+    pub(super) fn scope_of(&self, nodes: &[NodeId]) -> Scope {
+        let first = &self.topo.nodes[nodes[0].idx()];
+        if nodes.iter().all(|n| self.topo.nodes[n.idx()].block == first.block) {
+            Scope::Block
+        } else if nodes.iter().all(|n| self.topo.nodes[n.idx()].pod == first.pod) {
+            Scope::Pod
+        } else {
+            Scope::Site
+        }
     }
 
     /// True when no pending job can start or preempt in this cycle.
@@ -194,16 +290,17 @@ impl Scheduler {
         for t in self.ents.path_up(leaf) {
             if let Some(b) = self.ents.get(t).borrow_limit {
                 let limit = self.fair.nominal[t.idx()].floor() as u64 + b;
-                let used = self.fair.alloc[t.idx()];
+                let used = self.fair.held(t);
                 let r = limit.saturating_sub(used);
                 if r < room {
                     room = r;
-                    why = Some(Reason::BorrowLimit { tenant: t, used, limit });
+                    why = Some(Reason::BorrowLimit { tenant: t, used, limit, soak: self.cfg.work_conserving });
                 }
             }
         }
         if !self.lenders.is_empty() {
-            let free = self.capacity.saturating_sub(self.fair.alloc[ROOT.idx()]);
+            // Opportunistic work gives way: it leaves room for the entitled.
+            let free = self.capacity.saturating_sub(self.fair.held(ROOT));
             let mut kept = 0u64;
             let mut biggest = (0u64, ROOT);
             for &l in &self.lenders {
@@ -211,7 +308,7 @@ impl Scheduler {
                     continue;
                 }
                 let lend = self.ents.get(l).lend_limit.unwrap_or(u64::MAX) as f64;
-                let k = (self.fair.nominal[l.idx()] - lend - self.fair.alloc[l.idx()] as f64).max(0.0) as u64;
+                let k = (self.fair.nominal[l.idx()] - lend - self.fair.held(l) as f64).max(0.0) as u64;
                 kept += k;
                 if k > biggest.0 {
                     biggest = (k, l);
@@ -220,29 +317,37 @@ impl Scheduler {
             let r = free.saturating_sub(kept);
             if kept > 0 && r < room {
                 room = r;
-                why = Some(Reason::KeptForLender { tenant: biggest.1, kept });
+                why = Some(Reason::KeptForLender { tenant: biggest.1, kept, soak: self.cfg.work_conserving });
             }
         }
         (room, why)
     }
 
     /// Try to start one pending job; on failure, maybe preempt or reserve.
-    /// `scan` is false for claimants (they neither preempt nor reserve).
-    fn attempt(&mut self, slot: u32, ctx: &mut Ctx, scan: bool, out: &mut Vec<Decision>) -> Outcome {
+    fn attempt(&mut self, slot: u32, ctx: &mut Ctx, mode: Mode, out: &mut Vec<Decision>) -> Outcome {
         let job = self.jobs[slot as usize].as_ref().expect("job exists");
         let spec = job.spec.clone();
         let leaf = spec.tenant;
         let min = spec.min_accels.unwrap_or(spec.accels);
-        let (room, why) = self.headroom(leaf);
-        if room < min as u64 {
-            return Outcome::Waiting(why.expect("limited room has a reason"));
+        let mut target = spec.accels;
+        if mode == Mode::Scan {
+            let (room, why) = self.headroom(leaf);
+            if room < min as u64 {
+                if self.cfg.work_conserving {
+                    ctx.deferred.push(slot);
+                }
+                return Outcome::Waiting(why.expect("limited room has a reason"));
+            }
+            target = spec.accels.min(room.min(u32::MAX as u64) as u32);
         }
-        let target = spec.accels.min(room.min(u32::MAX as u64) as u32);
+        let soak = mode == Mode::Soak;
         let max_scope = spec.constraint.required_scope();
         let ntypes = self.topo.types.len() as u32;
 
-        // Placement on free, unheld nodes: tightest domain first.
-        for t in types_of(ntypes, spec.accel_type) {
+        // Placement on free, unheld nodes: tightest domain first. An elastic
+        // job with automatic nodes also tries the node size of its minimum.
+        let targets = if spec.per_node == 0 && min < target { vec![target, min] } else { vec![target] };
+        for (t, target) in types_of(ntypes, spec.accel_type).flat_map(|t| targets.iter().map(move |&g| (t, g))) {
             let Some((k, n_max)) = self.shape(&spec, t, target) else {
                 continue;
             };
@@ -279,7 +384,7 @@ impl Scheduler {
             match found {
                 Some((nodes, scope, total)) => {
                     let backfilled = !ctx.reservations.is_empty();
-                    self.start(slot, k, &nodes, total, scope, backfilled, out);
+                    self.start(slot, k, &nodes, total, scope, backfilled, soak, out);
                     return Outcome::Started;
                 }
                 None => {
@@ -308,21 +413,19 @@ impl Scheduler {
                     ctx.failed.insert(key, n);
                 }
                 if let Some(nodes) = found {
-                    let total = min;
                     let before: u64 = nodes.iter().map(|n| self.pool.st[n.idx()].free_count() as u64).sum();
-                    self.start(slot, k, &nodes, total, Scope::Site, true, out);
+                    let scope = self.scope_of(&nodes);
+                    self.start(slot, k, &nodes, min, scope, true, soak, out);
                     let after: u64 = nodes.iter().map(|n| self.pool.st[n.idx()].free_count() as u64).sum();
                     ctx.held_free -= before - after;
                     return Outcome::Started;
                 }
             }
         }
-        if !scan {
-            return Outcome::Waiting(Reason::Resources {
-                accels: min,
-                scope: spec.constraint.scope,
-                required: spec.constraint.required,
-            });
+        if soak {
+            // Keeps the reason it was given in order (its limit).
+            let job = self.jobs[slot as usize].as_ref().expect("job exists");
+            return Outcome::Waiting(job.reason.clone());
         }
 
         // Preemption: an entitled job may reclaim from lower classes.
@@ -345,6 +448,9 @@ impl Scheduler {
                 if let Some((victims, until)) = found {
                     let job = self.jobs[slot as usize].as_mut().expect("job exists");
                     job.awaiting = Some(until);
+                    let mut claim = job.claim.clone();
+                    self.pool.set_held(&self.topo, &mut claim, true);
+                    ctx.claim_holds.extend(claim);
                     self.claimants.push(slot);
                     return Outcome::Waiting(Reason::AwaitingPreemption { victims, until });
                 }
@@ -357,12 +463,6 @@ impl Scheduler {
             Backfill::Conservative(n) => n,
             Backfill::Strict | Backfill::Greedy => 0,
         };
-        if let Some(first) = ctx.reservations.first() {
-            if ctx.reservations.len() >= max_res {
-                let reserved = self.jobs[first.job as usize].as_ref().expect("job").spec.id;
-                return Outcome::Waiting(Reason::BehindReservation { accels: min, reserved, start: first.start });
-            }
-        }
         if ctx.reservations.len() < max_res {
             for t in types_of(ntypes, spec.accel_type) {
                 let Some((k, n)) = self.shape(&spec, t, min) else {
@@ -382,11 +482,63 @@ impl Scheduler {
                 }
             }
         }
+        let eta = self.estimate(&spec, min, ctx);
+        if let Some(first) = ctx.reservations.first() {
+            // Behind a reservation only if the nodes held for it are what
+            // this job would need: enough of them with room for its shape.
+            let holds = types_of(ntypes, spec.accel_type).any(|t| {
+                self.shape(&spec, t, min).is_some_and(|(k, n)| {
+                    let held = ctx.reservations.iter().flat_map(|r| r.held.iter()).filter(|c| {
+                        let st = &self.pool.st[c.idx()];
+                        st.up
+                            && st.free_count() >= k
+                            && self.topo.blocks[self.topo.nodes[c.idx()].block.idx()].accel_type == t
+                    });
+                    held.count() as u64 + self.pool.site_nodes_ge(t, k) as u64 >= n as u64
+                })
+            });
+            if holds {
+                let reserved = self.jobs[first.job as usize].as_ref().expect("job").spec.id;
+                return Outcome::Waiting(Reason::BehindReservation { accels: min, reserved, start: first.start, eta });
+            }
+        }
         Outcome::Waiting(Reason::Resources {
             accels: min,
             scope: spec.constraint.scope,
             required: spec.constraint.required,
+            eta,
         })
+    }
+
+    /// When a blocked job can expect to start (running jobs ending at their
+    /// limits, held nodes excluded), for the first few blocked jobs of a
+    /// cycle; jobs of the same shape share one walk.
+    fn estimate(&mut self, spec: &JobSpec, min: u32, ctx: &mut Ctx) -> Option<Time> {
+        let max_scope = spec.constraint.required_scope();
+        let mut best: Option<Time> = None;
+        for t in types_of(self.topo.types.len() as u32, spec.accel_type) {
+            let Some((k, n)) = self.shape(spec, t, min) else {
+                continue;
+            };
+            let key = (t.0, k, n, max_scope);
+            let generation = self.fair.generation;
+            let known = ctx.estimates.iter().find(|(k2, g, _)| *k2 == key && *g == generation).map(|e| e.2);
+            let eta = match known {
+                Some(eta) => eta,
+                None if ctx.estimates_left > 0 => {
+                    ctx.estimates_left -= 1;
+                    let eta = self.estimate_start(t, k, n, max_scope);
+                    ctx.estimates.retain(|(k2, _, _)| *k2 != key);
+                    ctx.estimates.push((key, generation, eta));
+                    eta
+                }
+                None => None,
+            };
+            if let Some(e) = eta {
+                best = Some(best.map_or(e, |b: Time| b.min(e)));
+            }
+        }
+        best
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -398,6 +550,7 @@ impl Scheduler {
         total: u32,
         scope: Scope,
         backfilled: bool,
+        opportunistic: bool,
         out: &mut Vec<Decision>,
     ) {
         let mut slots: Vec<Slot> = Vec::with_capacity(nodes.len());
@@ -417,6 +570,8 @@ impl Scheduler {
         job.accels = total;
         job.slots = slots.clone();
         job.awaiting = None;
+        job.claim.clear();
+        job.opportunistic = opportunistic;
         job.run_start = now;
         let (tenant, qkey, id, end, resume_from) =
             (job.spec.tenant, job.qkey, job.spec.id, job.end_bound, job.progress.saved);
@@ -424,12 +579,12 @@ impl Scheduler {
         self.queues[q].remove(&qkey);
         self.pending -= 1;
         self.by_end.insert((end, slot));
-        self.fair.add(&self.ents, tenant, total as u64);
+        self.fair.add(&self.ents, tenant, total as u64, opportunistic);
         self.picker.rekey(&self.ents, &self.fair, tenant);
         self.stats.started += 1;
         if backfilled {
             self.stats.backfilled += 1;
         }
-        out.push(Decision::Start { job: id, slots, accels: total, scope, backfilled, resume_from });
+        out.push(Decision::Start { job: id, slots, accels: total, scope, backfilled, opportunistic, resume_from });
     }
 }

@@ -15,9 +15,13 @@ use crate::ids::{Secs, TenantId, Time};
 use crate::tenancy::{Entitlements, ROOT};
 use std::collections::BTreeSet;
 
+#[derive(Debug)]
 pub(crate) struct Fair {
     pub usage: Vec<f64>,
     pub alloc: Vec<u64>,
+    /// The part of `alloc` that runs opportunistically beyond limits: it
+    /// counts for usage and order, but not against anyone's entitlement.
+    pub soak: Vec<u64>,
     pub share: Vec<f64>,
     /// Nominal entitlement in accelerators, for the capacity `nominal_for`.
     pub nominal: Vec<f64>,
@@ -37,6 +41,7 @@ impl Fair {
         Fair {
             usage: vec![0.0; n],
             alloc: vec![0; n],
+            soak: vec![0; n],
             share: ents.share(),
             nominal: vec![0.0; n],
             nominal_for: None,
@@ -75,20 +80,29 @@ impl Fair {
         }
     }
 
-    pub fn add(&mut self, ents: &Entitlements, leaf: TenantId, accels: u64) {
+    pub fn add(&mut self, ents: &Entitlements, leaf: TenantId, accels: u64, soak: bool) {
         self.generation += 1;
-        for t in ents.path_up(leaf) {
+        for t in ents.path_up(leaf).chain(std::iter::once(ROOT)) {
             self.alloc[t.idx()] += accels;
+            if soak {
+                self.soak[t.idx()] += accels;
+            }
         }
-        self.alloc[ROOT.idx()] += accels;
     }
 
-    pub fn sub(&mut self, ents: &Entitlements, leaf: TenantId, accels: u64) {
+    pub fn sub(&mut self, ents: &Entitlements, leaf: TenantId, accels: u64, soak: bool) {
         self.generation += 1;
-        for t in ents.path_up(leaf) {
+        for t in ents.path_up(leaf).chain(std::iter::once(ROOT)) {
             self.alloc[t.idx()] -= accels;
+            if soak {
+                self.soak[t.idx()] -= accels;
+            }
         }
-        self.alloc[ROOT.idx()] -= accels;
+    }
+
+    /// Accelerators held within limits (not opportunistically).
+    pub fn held(&self, t: TenantId) -> u64 {
+        self.alloc[t.idx()] - self.soak[t.idx()]
     }
 
     pub fn key(&self, ents: &Entitlements, t: TenantId) -> Key {
@@ -101,11 +115,12 @@ impl Fair {
     /// Would admitting `accels` more keep every tenant on the path within
     /// its nominal entitlement?
     pub fn entitled(&self, ents: &Entitlements, leaf: TenantId, accels: u64) -> bool {
-        ents.path_up(leaf).all(|t| (self.alloc[t.idx()] + accels) as f64 <= self.nominal[t.idx()] + 1e-9)
+        ents.path_up(leaf).all(|t| (self.held(t) + accels) as f64 <= self.nominal[t.idx()] + 1e-9)
     }
 }
 
 /// Walks the leaves in fair-share order during one cycle.
+#[derive(Debug)]
 pub(crate) struct Picker {
     /// Per inner node: its active children by key.
     active: Vec<BTreeSet<(Key, u32)>>,
@@ -205,7 +220,7 @@ mod tests {
         assert!((f.usage[1] - 500.0).abs() < 1e-6);
         // A constant allocation converges to alloc * tau.
         let b1 = e.lookup("b1").unwrap();
-        f.add(&e, b1, 4);
+        f.add(&e, b1, 4, false);
         f.advance(100_000);
         assert!((f.usage[b1.idx()] - 4.0 * 100.0 / std::f64::consts::LN_2).abs() < 1e-6);
     }
@@ -221,11 +236,11 @@ mod tests {
         }
         // b is below its floor: it goes first until it holds 10.
         assert_eq!(p.pick(&e), Some(b1));
-        f.add(&e, b1, 10);
+        f.add(&e, b1, 10, false);
         p.rekey(&e, &f, b1);
         // Now a (holding nothing) goes before b.
         assert_eq!(p.pick(&e), Some(a1));
-        f.add(&e, a1, 4);
+        f.add(&e, a1, 4, false);
         p.rekey(&e, &f, a1);
         // a's total (4) is still below b's (10); within a, a2 holds less.
         assert_eq!(p.pick(&e), Some(a2));

@@ -75,6 +75,18 @@ pub struct Config {
     pub preemption_grace: Secs,
     /// Preemption searches per cycle.
     pub max_preemptions_per_cycle: usize,
+    /// Unless a guaranteed floor is reclaimed or a strictly higher class
+    /// asks, a job is not preempted before it has run this long...
+    pub min_run_before_preempt: Secs,
+    /// ...nor once it has been preempted this many times (no loops).
+    pub max_preemptions_per_job: u32,
+    /// Let work beyond a borrowing or lending limit run opportunistically
+    /// (preemptible, evicted first) on capacity nobody entitled wants, so
+    /// accelerators idle only when no job can use them.
+    pub work_conserving: bool,
+    /// Blocked jobs per cycle that get an estimated start (one walk of the
+    /// running jobs each; jobs of one shape share it).
+    pub max_estimates_per_cycle: usize,
 }
 
 impl Default for Config {
@@ -89,6 +101,10 @@ impl Default for Config {
             preemption: true,
             preemption_grace: 300,
             max_preemptions_per_cycle: 4,
+            min_run_before_preempt: 0,
+            max_preemptions_per_job: 3,
+            work_conserving: true,
+            max_estimates_per_cycle: 32,
         }
     }
 }
@@ -138,6 +154,9 @@ pub enum Decision {
         scope: Scope,
         /// Started while an earlier job held a reservation.
         backfilled: bool,
+        /// Started beyond its tenants' limits on idle capacity: preemptible
+        /// by any entitled job, evicted first.
+        opportunistic: bool,
         /// Resuming from this much saved work.
         resume_from: Secs,
     },
@@ -208,6 +227,9 @@ pub struct JobView<'a> {
     pub state: JobState,
     pub submitted: Time,
     pub started: Option<Time>,
+    /// Running or preempting: the latest time the current run can end
+    /// (its time limit, or the end of its grace period).
+    pub end_bound: Option<Time>,
     pub slots: &'a [Slot],
     pub progress: Progress,
     pub reason: Option<Reason>,
@@ -225,6 +247,7 @@ pub struct Fragmentation {
 
 type QKey = (u8, Time, u64, u32);
 
+#[derive(Debug)]
 struct Job {
     spec: JobSpec,
     state: JobState,
@@ -245,6 +268,15 @@ struct Job {
     attained: f64,
     /// When the current run started.
     run_start: Time,
+    /// Preempting: when it was told to stop, and whether its checkpoint
+    /// fits in the grace period. Settled when it leaves.
+    preempted_at: Option<(Time, bool)>,
+    /// Waiting for its preemption victims: the nodes their leaving frees,
+    /// held for it so that nobody else takes them (sorted by id).
+    claim: Vec<NodeId>,
+    /// Running beyond its tenants' limits on capacity nobody entitled
+    /// wanted: evicted first.
+    opportunistic: bool,
 }
 
 /// The longest duration a job may state (time limit, estimate, checkpoint
@@ -311,6 +343,8 @@ pub struct Scheduler {
     seq: u64,
     now: Time,
     cycle: u64,
+    /// An event changed the state since the last cycle.
+    dirty: bool,
     stats: Stats,
     report: CycleReport,
 }
@@ -370,6 +404,7 @@ impl Scheduler {
             seq: 0,
             now: 0,
             cycle: 0,
+            dirty: false,
             stats: Stats::default(),
             report: CycleReport::default(),
         }
@@ -413,12 +448,18 @@ impl Scheduler {
     }
 
     /// Handle one event at time `now` (non-decreasing), appending decisions
-    /// to `out`. On error nothing has changed.
+    /// to `out`. On error nothing has changed, not even the clock: the
+    /// event is checked in full before anything is applied.
     pub fn handle(&mut self, now: Time, event: Event, out: &mut Vec<Decision>) -> Result<(), SchedError> {
         if now < self.now {
             return Err(SchedError::TimeWentBack { now, last: self.now });
         }
+        self.check_event(&event)?;
         self.now = now;
+        // Decayed usage is charged up to now before any allocation changes,
+        // so it is the exact integral of allocations, whatever the events.
+        self.fair.advance(now);
+        self.dirty |= !matches!(event, Event::Tick);
         match event {
             Event::Submit(spec) => self.submit(spec),
             Event::Cancel(id) => self.end(id, JobState::Cancelled),
@@ -426,20 +467,55 @@ impl Scheduler {
             Event::NodeFailed(n) => self.node_failed(n, out),
             Event::NodeRepaired(n) => self.node_repaired(n),
             Event::JobFailed(id) => self.job_failed(id, out),
-            Event::Tick => {
-                self.cycle(out);
-                Ok(())
+            Event::Tick => self.cycle(out),
+        }
+        Ok(())
+    }
+
+    /// Everything that can make an event fail, checked without changing
+    /// anything.
+    fn check_event(&self, event: &Event) -> Result<(), SchedError> {
+        let state_of = |id: &JobId| {
+            let slot = *self.by_id.get(id).ok_or(SchedError::UnknownJob(*id))?;
+            Ok::<_, SchedError>(self.jobs[slot as usize].as_ref().expect("indexed job exists").state)
+        };
+        match event {
+            Event::Submit(spec) => {
+                if self.by_id.contains_key(&spec.id) {
+                    return Err(SchedError::DuplicateJob(spec.id));
+                }
+                self.validate(spec)
             }
+            Event::Cancel(id) => state_of(id).map(|_| ()),
+            Event::Finished(id) => match state_of(id)? {
+                JobState::Pending => Err(SchedError::WrongState {
+                    job: *id,
+                    state: JobState::Pending,
+                    what: "a pending job cannot finish",
+                }),
+                _ => Ok(()),
+            },
+            Event::JobFailed(id) => match state_of(id)? {
+                JobState::Running | JobState::Preempting => Ok(()),
+                state => Err(SchedError::WrongState { job: *id, state, what: "only a running job can fail" }),
+            },
+            Event::NodeFailed(n) => match self.pool.st.get(n.idx()) {
+                None => Err(SchedError::UnknownNode(*n)),
+                Some(st) if !st.up => Err(SchedError::NodeState { node: *n, state: "down" }),
+                Some(_) => Ok(()),
+            },
+            Event::NodeRepaired(n) => match self.pool.st.get(n.idx()) {
+                None => Err(SchedError::UnknownNode(*n)),
+                Some(st) if st.up => Err(SchedError::NodeState { node: *n, state: "up" }),
+                Some(_) => Ok(()),
+            },
+            Event::Tick => Ok(()),
         }
     }
 
     // ----- events -------------------------------------------------------
 
-    fn submit(&mut self, spec: JobSpec) -> Result<(), SchedError> {
-        if self.by_id.contains_key(&spec.id) {
-            return Err(SchedError::DuplicateJob(spec.id));
-        }
-        self.validate(&spec)?;
+    fn submit(&mut self, spec: JobSpec) {
         let slot = match self.free_slots.pop() {
             Some(s) => s,
             None => {
@@ -465,10 +541,12 @@ impl Scheduler {
             awaiting: None,
             attained: 0.0,
             run_start: 0,
+            preempted_at: None,
+            claim: Vec::new(),
+            opportunistic: false,
         });
         self.enqueue(slot);
         self.stats.submitted += 1;
-        Ok(())
     }
 
     fn validate(&self, s: &JobSpec) -> Result<(), SchedError> {
@@ -532,14 +610,11 @@ impl Scheduler {
         Some((k, accels.div_ceil(k as u32)))
     }
 
-    fn end(&mut self, id: JobId, state: JobState) -> Result<(), SchedError> {
-        let slot = *self.by_id.get(&id).ok_or(SchedError::UnknownJob(id))?;
+    fn end(&mut self, id: JobId, state: JobState) {
+        let slot = self.by_id[&id];
         let job = self.jobs[slot as usize].as_ref().expect("indexed job exists");
-        match (job.state, state) {
-            (JobState::Pending, JobState::Completed) => {
-                return Err(SchedError::WrongState { job: id, state: job.state, what: "a pending job cannot finish" })
-            }
-            (JobState::Pending, _) => {
+        match job.state {
+            JobState::Pending => {
                 let (qkey, q) = (job.qkey, self.queue_of(&job.spec));
                 self.queues[q].remove(&qkey);
                 self.pending -= 1;
@@ -553,7 +628,6 @@ impl Scheduler {
         self.by_id.remove(&id);
         self.jobs[slot as usize] = None;
         self.free_slots.push(slot);
-        Ok(())
     }
 
     /// Give a running or preempting job's accelerators back.
@@ -566,10 +640,11 @@ impl Scheduler {
         if job.state == JobState::Preempting {
             self.grace.remove(&(job.end_bound, slot));
         }
-        let (tenant, accels) = (job.spec.tenant, job.accels as u64);
+        let (tenant, accels, soak) = (job.spec.tenant, job.accels as u64, job.opportunistic);
         job.attained += accels as f64 * self.now.saturating_sub(job.run_start) as f64;
         job.accels = 0;
-        self.fair.sub(&self.ents, tenant, accels);
+        job.opportunistic = false;
+        self.fair.sub(&self.ents, tenant, accels, soak);
     }
 
     /// Put a running job back in its queue, keeping its age.
@@ -619,30 +694,44 @@ impl Scheduler {
         self.queues[q].insert(key);
     }
 
-    /// Account the work of the current run up to now: with a checkpoint at
-    /// the end if `final_checkpoint`, else back to the last periodic one.
-    fn settle_progress(job: &mut Job, now: Time, final_checkpoint: bool) {
-        let (useful, periodic) = work_in(job.spec.checkpoint, now.saturating_sub(job.segment_start));
+    /// Account the work of the current run up to `end`: with a checkpoint
+    /// at the end if `final_checkpoint`, else back to the last periodic one.
+    fn settle_progress(job: &mut Job, end: Time, final_checkpoint: bool) {
+        let (useful, periodic) = work_in(job.spec.checkpoint, end.saturating_sub(job.segment_start));
         if final_checkpoint && job.spec.checkpoint.is_some() {
             job.progress.saved += useful;
         } else {
             job.progress.saved += periodic;
             job.progress.lost += useful - periodic;
         }
-        job.segment_start = now;
+        job.segment_start = end;
     }
 
-    fn job_failed(&mut self, id: JobId, out: &mut Vec<Decision>) -> Result<(), SchedError> {
-        let slot = *self.by_id.get(&id).ok_or(SchedError::UnknownJob(id))?;
-        let job = self.jobs[slot as usize].as_mut().expect("indexed job exists");
-        match job.state {
-            JobState::Running => Self::settle_progress(job, self.now, false),
-            JobState::Preempting => {}
-            state => return Err(SchedError::WrongState { job: id, state, what: "only a running job can fail" }),
+    /// Settle a preempted job when it leaves: its work stopped when it was
+    /// told to stop; its final checkpoint counts only if it could write it
+    /// within the grace period and the write had finished by `now`.
+    fn settle_preempted(job: &mut Job, now: Time) {
+        if let Some((at, fits)) = job.preempted_at.take() {
+            let cost = job.spec.checkpoint.map_or(0, |c| c.cost);
+            Self::settle_progress(job, at, fits && now >= at.saturating_add(cost));
         }
+    }
+
+    /// Settle a job that crashed (or lost a node) at `now`.
+    fn settle_crash(job: &mut Job, now: Time) {
+        match job.state {
+            JobState::Preempting => Self::settle_preempted(job, now),
+            _ => Self::settle_progress(job, now, false),
+        }
+    }
+
+    fn job_failed(&mut self, id: JobId, out: &mut Vec<Decision>) {
+        let slot = self.by_id[&id];
+        let now = self.now;
+        let job = self.jobs[slot as usize].as_mut().expect("indexed job exists");
+        Self::settle_crash(job, now);
         job.progress.restarts += 1;
         self.requeue(slot, RequeueCause::JobFailure, out);
-        Ok(())
     }
 
     /// When a run starting now makes progress: after loading its
@@ -652,13 +741,9 @@ impl Scheduler {
         now.saturating_add(job.spec.checkpoint.filter(|_| resuming).map_or(0, |c| c.restart))
     }
 
-    fn node_failed(&mut self, n: NodeId, out: &mut Vec<Decision>) -> Result<(), SchedError> {
-        let st = self.pool.st.get(n.idx()).ok_or(SchedError::UnknownNode(n))?;
-        if !st.up {
-            return Err(SchedError::NodeState { node: n, state: "down" });
-        }
+    fn node_failed(&mut self, n: NodeId, out: &mut Vec<Decision>) {
         let block = self.topo.nodes[n.idx()].block;
-        if st.spare {
+        if self.pool.st[n.idx()].spare {
             self.pool.st[n.idx()].spare = false;
             self.spares[block.idx()] -= 1;
         } else {
@@ -668,25 +753,19 @@ impl Scheduler {
         self.pool.refresh(&self.topo, n);
         let victims: Vec<u32> = self.pool.st[n.idx()].jobs.iter().map(|j| j.0).collect();
         for slot in victims {
+            let now = self.now;
             let job = self.jobs[slot as usize].as_mut().expect("job on node exists");
-            if job.state == JobState::Running {
-                // A preempting job already settled when it was told to stop.
-                Self::settle_progress(job, self.now, false);
-            }
+            let running = job.state == JobState::Running;
+            Self::settle_crash(job, now);
             job.progress.restarts += 1;
             let failed = *job.slots.iter().find(|s| s.node == n).expect("job has a slot on the node");
-            let spare = if job.state == JobState::Running {
-                self.topo.block_nodes(block).find(|&c| {
-                    let s = &self.pool.st[c.idx()];
-                    s.up && s.spare && s.free_count() as u32 >= failed.accels()
-                })
-            } else {
-                None
-            };
+            let widest = job.spec.constraint.required_scope();
+            let spare = if running { self.find_spare(n, failed.accels(), widest) } else { None };
             match spare {
                 Some(sp) => {
+                    let sb = self.topo.nodes[sp.idx()].block;
                     self.pool.st[sp.idx()].spare = false;
-                    self.spares[block.idx()] -= 1;
+                    self.spares[sb.idx()] -= 1;
                     self.capacity += self.topo.nodes[sp.idx()].accels as u64;
                     self.pool.give(&self.topo, failed, slot);
                     let new = self.pool.take(&self.topo, sp, failed.accels(), slot);
@@ -694,8 +773,15 @@ impl Scheduler {
                     let i = job.slots.iter().position(|s| s.node == n).expect("slot");
                     job.slots[i] = new;
                     job.progress.node_replacements += 1;
-                    job.segment_start = Self::work_starts(job, self.now);
+                    job.segment_start = Self::work_starts(job, now);
+                    // The gang restarts: a new run, with a new time limit.
+                    let (old_end, new_end) = (job.end_bound, now.saturating_add(job.spec.time_limit));
+                    job.end_bound = new_end;
+                    job.run_start = now;
+                    self.by_end.remove(&(old_end, slot));
+                    self.by_end.insert((new_end, slot));
                     self.stats.replacements += 1;
+                    let job = self.jobs[slot as usize].as_ref().expect("job exists");
                     out.push(Decision::ReplaceNode {
                         job: job.spec.id,
                         failed: n,
@@ -706,14 +792,34 @@ impl Scheduler {
                 None => self.requeue(slot, RequeueCause::NodeFailure, out),
             }
         }
-        Ok(())
     }
 
-    fn node_repaired(&mut self, n: NodeId) -> Result<(), SchedError> {
-        let st = self.pool.st.get(n.idx()).ok_or(SchedError::UnknownNode(n))?;
-        if st.up {
-            return Err(SchedError::NodeState { node: n, state: "up" });
+    /// A hot spare for a failed node: in its block first, then anywhere in
+    /// its pod if the gang may span the pod (a pod's spine keeps the gang's
+    /// bandwidth, so one spare pool per pod serves every block of it).
+    fn find_spare(&self, failed: NodeId, accels: u32, widest: Scope) -> Option<NodeId> {
+        let node = &self.topo.nodes[failed.idx()];
+        let t = self.topo.blocks[node.block.idx()].accel_type;
+        let ok = |c: &NodeId| {
+            let s = &self.pool.st[c.idx()];
+            s.up && s.spare && s.free_count() as u32 >= accels
+        };
+        if let Some(sp) = self.topo.block_nodes(node.block).find(ok) {
+            return Some(sp);
         }
+        if widest < Scope::Pod {
+            return None;
+        }
+        let pod = &self.topo.pods[node.pod.idx()];
+        pod.blocks
+            .clone()
+            .filter(|&b| {
+                b != node.block.0 && self.spares[b as usize] > 0 && self.topo.blocks[b as usize].accel_type == t
+            })
+            .find_map(|b| self.topo.block_nodes(crate::ids::BlockId(b)).find(ok))
+    }
+
+    fn node_repaired(&mut self, n: NodeId) {
         let block = self.topo.nodes[n.idx()].block;
         let st = &mut self.pool.st[n.idx()];
         st.up = true;
@@ -726,7 +832,6 @@ impl Scheduler {
             self.capacity += self.topo.nodes[n.idx()].accels as u64;
         }
         self.pool.refresh(&self.topo, n);
-        Ok(())
     }
 }
 

@@ -60,6 +60,7 @@ impl NodeState {
     }
 }
 
+#[derive(Debug)]
 pub(crate) struct Pool {
     pub st: Vec<NodeState>,
     /// Per block: nodes with at least k available, k in 1..=16.

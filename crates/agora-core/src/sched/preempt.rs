@@ -28,6 +28,10 @@ const MAX_DOMAINS: usize = 32;
 /// What a preemption search needs to know about tenants, computed once per
 /// search instead of once per job per node.
 struct Victims {
+    /// Per tenant: accelerators held by work that is not already leaving
+    /// (jobs in their grace period are on their way out and count for
+    /// nobody's floor or entitlement).
+    eff: Vec<i64>,
     /// Per tenant: some tenant on its path is above its entitlement.
     over: Vec<bool>,
     /// Per tenant: the least (allocation - floor) over floors on its path;
@@ -35,23 +39,50 @@ struct Victims {
     slack: Vec<i64>,
     /// The preemptor's class: victims rank strictly lower.
     class: PriorityClass,
+    /// The preemptor reclaims a guaranteed floor: churn limits do not apply.
+    floor_claim: bool,
     /// Per job slot: 0 = not yet known, 1 = a victim, 2 = not.
-    memo: std::cell::RefCell<Vec<u8>>,
+    memo: Vec<u8>,
+    /// Per job slot: the domain search that last collected it.
+    seen: Vec<u32>,
+    search: u32,
+    /// Per tenant: accelerators the current domain's chosen victims take.
+    taken: Vec<i64>,
 }
 
 impl Scheduler {
-    fn victims(&self, class: PriorityClass) -> Victims {
+    fn victims(&self, slot: u32, class: PriorityClass) -> Victims {
         let n = self.ents.len();
+        let mut eff: Vec<i64> = self.fair.alloc.iter().map(|&a| a as i64).collect();
+        for &(_, j) in &self.grace {
+            let job = self.jobs[j as usize].as_ref().expect("preempting job exists");
+            for t in self.ents.path_up(job.spec.tenant) {
+                eff[t.idx()] -= job.accels as i64;
+            }
+        }
         let (mut over, mut slack) = (vec![false; n], vec![i64::MAX; n]);
         // Ids are depth-first: parents come before children.
         for t in 1..n {
             let tenant = self.ents.get(TenantId(t as u32));
             let p = tenant.parent.map_or(0, |p| p.idx());
-            over[t] = over[p] || self.fair.alloc[t] as f64 > self.fair.nominal[t] + 1e-9;
-            let own = tenant.floor.map_or(i64::MAX, |f| self.fair.alloc[t] as i64 - f as i64);
+            over[t] = over[p] || eff[t] as f64 > self.fair.nominal[t] + 1e-9;
+            let own = tenant.floor.map_or(i64::MAX, |f| eff[t] - f as i64);
             slack[t] = slack[p].min(own);
         }
-        Victims { over, slack, class, memo: std::cell::RefCell::new(vec![0; self.jobs.len()]) }
+        let leaf = self.jobs[slot as usize].as_ref().expect("preemptor").spec.tenant;
+        let floor_claim =
+            self.ents.path_up(leaf).any(|t| self.ents.get(t).floor.is_some_and(|f| eff[t.idx()] < f as i64));
+        Victims {
+            eff,
+            over,
+            slack,
+            class,
+            floor_claim,
+            memo: vec![0; self.jobs.len()],
+            seen: vec![0; self.jobs.len()],
+            search: 0,
+            taken: vec![0; n],
+        }
     }
 
     /// A running job's rank for preemption, and the rule that lowered it.
@@ -63,26 +94,72 @@ impl Scheduler {
             let rank = if attained >= threshold { PriorityClass::Opportunistic } else { PriorityClass::Standard };
             return (rank, PreemptCause::AttainedService);
         }
-        if v.over[job.spec.tenant.idx()] {
+        if job.opportunistic || v.over[job.spec.tenant.idx()] {
             (PriorityClass::Opportunistic, PreemptCause::Borrowing)
         } else {
             (job.spec.class, PreemptCause::LowerClass)
         }
     }
 
-    /// May this job be preempted by the search's preemptor? Never if it
-    /// keeps a tenant within its guaranteed floor.
-    fn is_victim(&self, v: &Victims, slot: u32) -> bool {
-        let known = v.memo.borrow()[slot as usize];
+    /// May this job be preempted by the search's preemptor at all? Never if
+    /// it alone would take a tenant below its guaranteed floor; and, unless
+    /// a floor is being reclaimed, not before it has run `min_run` nor once
+    /// it has been preempted `max_preemptions_per_job` times (no loops).
+    fn is_victim(&self, v: &mut Victims, slot: u32) -> bool {
+        let known = v.memo[slot as usize];
         if known != 0 {
             return known == 1;
         }
         let job = self.jobs[slot as usize].as_ref().expect("job on node");
+        if self.leaves_anyway(job) {
+            v.memo[slot as usize] = 1;
+            return true;
+        }
+        let (rank, cause) = self.rank(v, job);
+        let churn_ok = v.floor_claim
+            || cause == PreemptCause::LowerClass
+            || (self.now.saturating_sub(job.run_start) >= self.cfg.min_run_before_preempt
+                && job.progress.preemptions < self.cfg.max_preemptions_per_job);
         let yes = job.state == JobState::Running
-            && self.rank(v, job).0 < v.class
-            && job.accels as i64 <= v.slack[job.spec.tenant.idx()];
-        v.memo.borrow_mut()[slot as usize] = if yes { 1 } else { 2 };
+            && rank < v.class
+            && job.accels as i64 <= v.slack[job.spec.tenant.idx()]
+            && churn_ok;
+        v.memo[slot as usize] = if yes { 1 } else { 2 };
         yes
+    }
+
+    /// A running job that reaches its time limit within a grace period
+    /// frees its accelerators as soon as a victim would: wait for it rather
+    /// than preempt it.
+    fn leaves_anyway(&self, job: &Job) -> bool {
+        job.state == JobState::Running && job.end_bound <= self.now.saturating_add(self.cfg.preemption_grace)
+    }
+
+    /// Can `job` be added to the victims already chosen in this domain?
+    /// Floors are checked against everything taken so far, and borrowed
+    /// work is reclaimed only while its tenant is still above entitlement.
+    fn still_victim(&self, v: &Victims, job: &Job) -> bool {
+        if self.leaves_anyway(job) {
+            return true;
+        }
+        let a = job.accels as i64;
+        for t in self.ents.path_up(job.spec.tenant) {
+            if let Some(f) = self.ents.get(t).floor {
+                if v.eff[t.idx()] - v.taken[t.idx()] - a < f as i64 {
+                    return false;
+                }
+            }
+        }
+        let (rank, cause) = self.rank(v, job);
+        if cause != PreemptCause::Borrowing || job.opportunistic {
+            return true;
+        }
+        let still_over = self
+            .ents
+            .path_up(job.spec.tenant)
+            .any(|t| (v.eff[t.idx()] - v.taken[t.idx()]) as f64 > self.fair.nominal[t.idx()] + 1e-9);
+        // No longer borrowing: a victim only by its own class.
+        still_over || (rank == PriorityClass::Opportunistic && job.spec.class < v.class)
     }
 
     /// The rank with which a pending job may preempt, if it may: under fair
@@ -99,7 +176,8 @@ impl Scheduler {
     }
 
     /// Find and preempt victims so job `slot` can place `n` nodes × `k`.
-    /// Returns the number of victims and when the last one leaves.
+    /// Returns the number of victims and when the last one leaves; the
+    /// nodes that will hold the gang become the job's claim.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn preempt_for(
         &mut self,
@@ -111,8 +189,8 @@ impl Scheduler {
         max_scope: Scope,
         out: &mut Vec<Decision>,
     ) -> Option<(u32, Time)> {
-        let v = self.victims(class);
-        let mut best: Option<(u64, Vec<u32>)> = None;
+        let mut v = self.victims(slot, class);
+        let mut best: Option<(u64, Vec<u32>, Vec<NodeId>)> = None;
         for scope in [Scope::Block, Scope::Pod, Scope::Site] {
             if scope > max_scope {
                 break;
@@ -134,10 +212,10 @@ impl Scheduler {
             domains.sort_by_key(|(free, range)| (std::cmp::Reverse(*free), range.start));
             let mut feasible = 0;
             for (_, range) in domains {
-                if let Some((cost, victims)) = self.victims_in(&v, range, t, k, n) {
+                if let Some((cost, victims, nodes)) = self.victims_in(&mut v, range, t, k, n) {
                     feasible += 1;
                     if best.as_ref().is_none_or(|b| cost < b.0) {
-                        best = Some((cost, victims));
+                        best = Some((cost, victims, nodes));
                     }
                     if feasible == MAX_DOMAINS {
                         break;
@@ -148,16 +226,43 @@ impl Scheduler {
                 break;
             }
         }
-        let (_, victims) = best?;
+        let (cost, victims, mut nodes) = best?;
+        if !v.floor_claim && !self.worth_it(cost, t, k, n, max_scope, &v, &victims) {
+            return None;
+        }
         let until = self.now.saturating_add(self.cfg.preemption_grace);
         let by = self.jobs[slot as usize].as_ref().expect("job").spec.id;
+        let victims: Vec<u32> = victims
+            .into_iter()
+            .filter(|&j| !self.leaves_anyway(self.jobs[j as usize].as_ref().expect("victim")))
+            .collect();
         for &victim in &victims {
-            let cause = self.rank(&v, self.jobs[victim as usize].as_ref().expect("victim")).1;
+            // The rule that applies to this victim once the earlier ones are
+            // taken: borrowing only while its tenant is still above entitlement.
+            let job = self.jobs[victim as usize].as_ref().expect("victim");
+            let mut cause = self.rank(&v, job).1;
+            if cause == PreemptCause::Borrowing && !job.opportunistic {
+                let over = self
+                    .ents
+                    .path_up(job.spec.tenant)
+                    .any(|t| (v.eff[t.idx()] - v.taken[t.idx()]) as f64 > self.fair.nominal[t.idx()] + 1e-9);
+                if !over {
+                    cause = PreemptCause::LowerClass;
+                }
+            }
+            for t in self.ents.path_up(job.spec.tenant) {
+                v.taken[t.idx()] += job.accels as i64;
+            }
             let grace = self.cfg.preemption_grace;
             let now = self.now;
             let job = self.jobs[victim as usize].as_mut().expect("victim exists");
+            // Settled when it leaves: a crash in the grace period must not
+            // keep the credit of a checkpoint it never wrote.
             let fits = job.spec.checkpoint.is_some_and(|c| c.cost <= grace);
-            Self::settle_progress(job, now, fits);
+            job.preempted_at = Some((now, fits));
+            // Counted when decided, so that a crash in the grace period does
+            // not reset the churn bound.
+            job.progress.preemptions += 1;
             self.by_end.remove(&(job.end_bound, victim));
             job.state = JobState::Preempting;
             job.end_bound = until;
@@ -166,7 +271,36 @@ impl Scheduler {
             self.stats.preemptions += 1;
             out.push(Decision::Preempt { job: job.spec.id, by, grace_until: until, cause });
         }
+        nodes.sort_unstable();
+        self.jobs[slot as usize].as_mut().expect("job exists").claim = nodes;
         Some((victims.len() as u32, until))
+    }
+
+    /// Preemption must pay for itself when no floor is at stake: under
+    /// LAS, the accelerator-seconds of waiting the preemptor is spared (its
+    /// start without preemption, estimated from time limits, against the
+    /// end of the grace period) must exceed the work thrown away.
+    #[allow(clippy::too_many_arguments)]
+    fn worth_it(
+        &mut self,
+        cost: u64,
+        t: TypeId,
+        k: u8,
+        n: u32,
+        max_scope: Scope,
+        v: &Victims,
+        victims: &[u32],
+    ) -> bool {
+        let las = victims
+            .iter()
+            .any(|&j| self.rank(v, self.jobs[j as usize].as_ref().expect("victim")).1 == PreemptCause::AttainedService);
+        if !las {
+            return true;
+        }
+        let ready = self.now.saturating_add(self.cfg.preemption_grace);
+        let natural = self.estimate_start(t, k, n, max_scope).unwrap_or(Time::MAX);
+        let spared = natural.saturating_sub(ready).saturating_mul(k as u64 * n as u64);
+        spared > cost
     }
 
     /// What evicting a job now throws away, in accelerator-seconds of work
@@ -175,6 +309,9 @@ impl Scheduler {
     /// period, else its work since the last checkpoint.
     fn eviction_cost(&self, job: &Job) -> u64 {
         let grace = self.cfg.preemption_grace;
+        if self.leaves_anyway(job) {
+            return 0;
+        }
         let lost = match job.spec.checkpoint {
             Some(c) if c.cost <= grace => 0,
             ck => {
@@ -185,20 +322,22 @@ impl Scheduler {
         job.accels as u64 * (lost + 1)
     }
 
-    /// The cheapest set of victims in one domain, if any makes the gang fit.
+    /// The cheapest set of victims in one domain, if any makes the gang fit,
+    /// with the nodes the gang would use.
     fn victims_in(
         &mut self,
-        v: &Victims,
+        v: &mut Victims,
         range: std::ops::Range<u32>,
         t: TypeId,
         k: u8,
         n: u32,
-    ) -> Option<(u64, Vec<u32>)> {
+    ) -> Option<(u64, Vec<u32>, Vec<NodeId>)> {
         let usable = |s: &Self, i: u32| {
             let st = &s.pool.st[i as usize];
             st.up && !st.spare && !st.held && s.topo.blocks[s.topo.nodes[i as usize].block.idx()].accel_type == t
         };
-        let mut count = 0u32;
+        v.search += 1;
+        let mut ready: Vec<NodeId> = Vec::new();
         let mut reach = 0u32;
         let mut cands: Vec<u32> = Vec::new();
         for i in range.clone() {
@@ -207,7 +346,7 @@ impl Scheduler {
             }
             let st = &self.pool.st[i as usize];
             if st.avail_now() >= k {
-                count += 1;
+                ready.push(NodeId(i));
                 reach += 1;
                 continue;
             }
@@ -215,7 +354,8 @@ impl Scheduler {
             for &(j, mask) in &st.jobs {
                 if self.is_victim(v, j) {
                     could += mask.count_ones();
-                    if !cands.contains(&j) {
+                    if v.seen[j as usize] != v.search {
+                        v.seen[j as usize] = v.search;
                         cands.push(j);
                     }
                 }
@@ -228,13 +368,24 @@ impl Scheduler {
         // Lowest rank first, then the least work thrown away.
         cands.sort_by_cached_key(|&j| {
             let job = self.jobs[j as usize].as_ref().expect("job");
-            (self.rank(v, job).0, self.eviction_cost(job), j)
+            (!self.leaves_anyway(job), self.rank(v, job).0, self.eviction_cost(job), j)
         });
         let mut chosen = Vec::new();
         let mut cost = 0u64;
         let mut touched = Vec::new();
+        let mut taken_on: Vec<TenantId> = Vec::new();
         for j in cands {
+            if ready.len() as u32 >= n {
+                break;
+            }
             let job = self.jobs[j as usize].as_ref().expect("job");
+            if !self.still_victim(v, job) {
+                continue;
+            }
+            for t in self.ents.path_up(job.spec.tenant) {
+                v.taken[t.idx()] += job.accels as i64;
+            }
+            taken_on.push(job.spec.tenant);
             for s in &job.slots {
                 if !range.contains(&s.node.0) || !usable(self, s.node.0) {
                     continue;
@@ -246,18 +397,20 @@ impl Scheduler {
                 let before = self.pool.avail(s.node) + self.scratch[i];
                 self.scratch[i] += s.mask.count_ones() as u8;
                 if before < k && before + s.mask.count_ones() as u8 >= k {
-                    count += 1;
+                    ready.push(s.node);
                 }
             }
             cost += self.eviction_cost(job);
             chosen.push(j);
-            if count >= n {
-                break;
-            }
         }
         for i in touched {
             self.scratch[i] = 0;
         }
-        (count >= n).then_some((cost, chosen))
+        for leaf in taken_on {
+            for t in self.ents.path_up(leaf) {
+                v.taken[t.idx()] = 0;
+            }
+        }
+        (ready.len() as u32 >= n && !chosen.is_empty()).then_some((cost, chosen, ready))
     }
 }

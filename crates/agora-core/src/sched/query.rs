@@ -5,6 +5,34 @@ use super::pool::full_mask;
 use super::*;
 
 impl Scheduler {
+    /// When the core next needs a `Tick`, in the manner of quinn-proto's
+    /// `poll_timeout`: now if an event changed the state since the last
+    /// cycle; else the earliest future moment a grace period ends (victims
+    /// leave, their claimant starts), a reservation's start comes or a
+    /// running job reaches its time limit (the driver stops it then). None:
+    /// nothing changes until the next event.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        if self.dirty {
+            return Some(self.now);
+        }
+        let after = self.now.saturating_add(1);
+        let next_end = self.by_end.range((after, 0)..).next().map(|&(t, _)| t);
+        let next_res = self.report.reservations.iter().map(|&(_, t)| t).filter(|&t| t > self.now).min();
+        match (next_end, next_res) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A digest of the whole state (jobs, nodes, usage to the last bit,
+    /// queues, counters), for tests and for the control plane to check
+    /// that a replayed journal rebuilt exactly the state it had.
+    pub fn state_digest(&self) -> u64 {
+        let text = format!("{self:?}");
+        // FNV-1a: stable across builds and platforms.
+        text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+    }
+
     pub fn job(&self, id: JobId) -> Option<JobView<'_>> {
         let slot = *self.by_id.get(&id)?;
         let job = self.jobs[slot as usize].as_ref()?;
@@ -13,6 +41,7 @@ impl Scheduler {
             state: job.state,
             submitted: job.submit,
             started: job.start,
+            end_bound: (job.state != JobState::Pending).then_some(job.end_bound),
             slots: &job.slots,
             progress: job.progress,
             reason: (job.state == JobState::Pending).then(|| self.reason_of(job)),
@@ -93,6 +122,7 @@ impl Scheduler {
         // Accelerators: each is free or held by exactly one job.
         let mut used = vec![0u16; self.topo.nodes.len()];
         let mut alloc = vec![0u64; self.ents.len()];
+        let mut soak = vec![0u64; self.ents.len()];
         let mut pending = 0;
         for (slot, job) in self.jobs.iter().enumerate() {
             let Some(job) = job else { continue };
@@ -152,10 +182,12 @@ impl Scheduler {
                             }
                         }
                     }
-                    for t in self.ents.path_up(job.spec.tenant) {
+                    for t in self.ents.path_up(job.spec.tenant).chain(std::iter::once(ROOT)) {
                         alloc[t.idx()] += total as u64;
+                        if job.opportunistic {
+                            soak[t.idx()] += total as u64;
+                        }
                     }
-                    alloc[ROOT.idx()] += total as u64;
                 }
                 s => return Err(format!("job {id} is {s} but still stored")),
             }
@@ -169,7 +201,7 @@ impl Scheduler {
                 return Err(format!("node {i} is still held after the cycle"));
             }
         }
-        if alloc != self.fair.alloc {
+        if alloc != self.fair.alloc || soak != self.fair.soak {
             return Err("fair-share allocations disagree with running jobs".into());
         }
         if pending != self.pending || self.queues.iter().map(|q| q.len()).sum::<usize>() != pending {
@@ -183,5 +215,36 @@ impl Scheduler {
             return Err(format!("capacity {} != {cap}", self.capacity));
         }
         Ok(())
+    }
+}
+
+impl std::fmt::Debug for Scheduler {
+    /// Every field, with the id index sorted so that two schedulers built
+    /// by the same events print alike.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut by_id: Vec<_> = self.by_id.iter().collect();
+        by_id.sort_unstable();
+        f.debug_struct("Scheduler")
+            .field("cfg", &self.cfg)
+            .field("now", &self.now)
+            .field("cycle", &self.cycle)
+            .field("seq", &self.seq)
+            .field("dirty", &self.dirty)
+            .field("capacity", &self.capacity)
+            .field("spares", &self.spares)
+            .field("jobs", &self.jobs)
+            .field("free_slots", &self.free_slots)
+            .field("by_id", &by_id)
+            .field("queues", &self.queues)
+            .field("pending", &self.pending)
+            .field("by_end", &self.by_end)
+            .field("grace", &self.grace)
+            .field("claimants", &self.claimants)
+            .field("pool", &self.pool)
+            .field("fair", &self.fair)
+            .field("room_cache", &self.room_cache)
+            .field("stats", &self.stats)
+            .field("report", &self.report)
+            .finish_non_exhaustive()
     }
 }

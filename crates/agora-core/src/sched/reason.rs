@@ -24,17 +24,19 @@ pub enum Stop {
 pub enum Reason {
     /// Submitted since the last cycle.
     New,
-    /// No room in any allowed domain right now.
-    Resources { accels: u32, scope: Scope, required: bool },
+    /// No room in any allowed domain right now; `eta` is when the job can
+    /// expect to start if running jobs run to their limits.
+    Resources { accels: u32, scope: Scope, required: bool, eta: Option<Time> },
     /// At the head of the queue: nodes are held for it.
     Reserved { accels: u32, scope: Scope, start: Time },
     /// Would fit only on nodes held for a reserved job and runs too long to
     /// finish before that job starts.
-    BehindReservation { accels: u32, reserved: JobId, start: Time },
+    BehindReservation { accels: u32, reserved: JobId, start: Time, eta: Option<Time> },
     /// A tenant on the job's path is at its borrowing limit.
-    BorrowLimit { tenant: TenantId, used: u64, limit: u64 },
+    /// `soak`: the job will run opportunistically on idle capacity.
+    BorrowLimit { tenant: TenantId, used: u64, limit: u64, soak: bool },
     /// Idle capacity is kept for a tenant by its lending limit.
-    KeptForLender { tenant: TenantId, kept: u64 },
+    KeptForLender { tenant: TenantId, kept: u64, soak: bool },
     /// Lower-class work is checkpointing to make room for this job.
     AwaitingPreemption { victims: u32, until: Time },
     /// The cycle stopped before reaching this job.
@@ -49,12 +51,18 @@ impl Reason {
             (s, false) => format!("(preferably in one {})", s.name()),
         };
         let name = |t: &TenantId| ents.get(*t).path.clone();
+        let soaks = |soak: &bool| if *soak { "; runs opportunistically when capacity is idle" } else { "" };
+        let eta = |eta: &Option<Time>| match eta {
+            Some(t) => format!("; expected to start within {}", human_duration(t.saturating_sub(now))),
+            None => String::new(),
+        };
         match self {
             Reason::New => "submitted; waiting for the next scheduling cycle".into(),
-            Reason::Resources { accels, scope, required } => format!(
-                "needs {} accelerators {}; not enough are free",
+            Reason::Resources { accels, scope, required, eta: e } => format!(
+                "needs {} accelerators {}; not enough are free{}",
                 thousands(*accels as u64),
-                within(*scope, *required)
+                within(*scope, *required),
+                eta(e)
             ),
             Reason::Reserved { accels, scope, start } => format!(
                 "needs {} accelerators {}; reserved to start in {}",
@@ -62,21 +70,28 @@ impl Reason {
                 within(*scope, true),
                 human_duration(start.saturating_sub(now))
             ),
-            Reason::BehindReservation { accels, reserved, start } => format!(
-                "needs {} accelerators; the free ones are held for job {reserved}, which starts in {}, and this job's time limit is too long to backfill",
+            Reason::BehindReservation { accels, reserved, start, eta: e } => format!(
+                "needs {} accelerators; some of the free ones are held for job {reserved}, which starts in {}, and this job's time limit is too long to backfill{}",
                 thousands(*accels as u64),
-                human_duration(start.saturating_sub(now))
+                human_duration(start.saturating_sub(now)),
+                eta(e)
             ),
-            Reason::BorrowLimit { tenant, used, limit } => format!(
-                "{} is at its borrowing limit ({} of {} accelerators)",
+            Reason::BorrowLimit { tenant, used, limit, soak } => format!(
+                "{} is at its borrowing limit ({} of {} accelerators){}",
                 name(tenant),
                 thousands(*used),
-                thousands(*limit)
+                thousands(*limit),
+                soaks(soak)
             ),
-            Reason::KeptForLender { tenant, kept } => format!(
-                "the idle capacity is kept for {} by its lending limit ({} accelerators)",
+            Reason::KeptForLender { tenant, kept, soak } => format!(
+                "the idle capacity is kept for {} by its lending limit ({} accelerators){}",
                 name(tenant),
-                thousands(*kept)
+                thousands(*kept),
+                soaks(soak)
+            ),
+            Reason::AwaitingPreemption { victims: 0, until } => format!(
+                "the jobs on the nodes held for it reach their time limits within {}",
+                human_duration(until.saturating_sub(now))
             ),
             Reason::AwaitingPreemption { victims, until } => format!(
                 "preempting {victims} lower-priority job(s); they checkpoint and leave within {}",

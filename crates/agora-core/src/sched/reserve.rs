@@ -3,10 +3,11 @@
 //! Walk running jobs by the latest time they can end (start + time limit,
 //! or the end of a grace period), adding their accelerators back to a
 //! scratch copy of availability, until the blocked gang fits in one allowed
-//! domain. That end time is the reservation's start. The nodes it will use
-//! that are free now are *held* for the rest of the cycle, so only jobs that
-//! finish before the start may use them. Nodes held by an earlier
-//! reservation are never counted for a later one.
+//! domain. That end time is the reservation's start. Every node of the plan,
+//! free or busy, is *held* for the rest of the cycle: only jobs that finish
+//! before the start may use its free accelerators, no preemptor may take
+//! them, and no later reservation counts on them (conservative backfill
+//! never books the same node twice).
 
 use super::*;
 
@@ -25,7 +26,24 @@ enum Domain {
 }
 
 impl Scheduler {
+    /// Reserve nodes for job `slot`: plan it, then hold every node of the
+    /// plan, busy or free, so that no later reservation counts on them and
+    /// no backfill or preemptor takes them.
     pub(super) fn reserve(&mut self, slot: u32, t: TypeId, k: u8, n: u32, max_scope: Scope) -> Option<Reservation> {
+        let (start, mut held) = self.plan(t, k, n, max_scope, true)?;
+        // Sorted by node id from here on: `find_among` relies on nodes of a
+        // domain being adjacent.
+        self.pool.set_held(&self.topo, &mut held, true);
+        Some(Reservation { job: slot, start, held })
+    }
+
+    /// When a gang of `n` nodes × `k` could start if nothing else started
+    /// before it and running jobs ran to their limits, avoiding held nodes.
+    pub(super) fn estimate_start(&mut self, t: TypeId, k: u8, n: u32, max_scope: Scope) -> Option<Time> {
+        self.plan(t, k, n, max_scope, false).map(|(start, _)| start)
+    }
+
+    fn plan(&mut self, t: TypeId, k: u8, n: u32, max_scope: Scope, pick: bool) -> Option<(Time, Vec<NodeId>)> {
         let topo = &self.topo;
         let pool = &self.pool;
         let extra = &mut self.scratch;
@@ -78,6 +96,9 @@ impl Scheduler {
             }
         }
         let result = found.map(|(end, domain)| {
+            if !pick {
+                return (end.max(self.now), Vec::new());
+            }
             let range = match domain {
                 Domain::Block(b) => topo.blocks[b as usize].nodes.clone(),
                 Domain::Pod(p) => topo.pods[p as usize].nodes.clone(),
@@ -104,10 +125,7 @@ impl Scheduler {
             let take_busy = busy.len().min(n as usize);
             busy.truncate(take_busy);
             busy.extend(free.into_iter().take(n as usize - take_busy));
-            // Hold every chosen node with anything free, so that no backfill
-            // job shrinks what the reservation counted on.
-            let held: Vec<NodeId> = busy.into_iter().filter(|&c| pool.avail(c) > 0).collect();
-            (end.max(self.now), held)
+            (end.max(self.now), busy)
         });
         for i in touched {
             extra[i as usize] = 0;
@@ -118,10 +136,6 @@ impl Scheduler {
         for p in touched_pods {
             pod_cnt[p] = u32::MAX;
         }
-        let (start, mut held) = result?;
-        // Sorted by node id from here on: `find_among` relies on nodes of a
-        // domain being adjacent.
-        self.pool.set_held(&self.topo, &mut held, true);
-        Some(Reservation { job: slot, start, held })
+        result
     }
 }

@@ -135,13 +135,14 @@ pub fn parse_job(s: &Scheduler, w: &[&str]) -> JobSpec {
 
 pub fn render(d: &Decision) -> String {
     match d {
-        Decision::Start { job, slots, accels, scope, backfilled, resume_from } => {
+        Decision::Start { job, slots, accels, scope, backfilled, opportunistic, resume_from } => {
             let nodes: Vec<String> = slots.iter().map(|s| format!("{}:{}", s.node, s.accels())).collect();
             format!(
-                "start {job} {accels} on {} ({}{}{})",
+                "start {job} {accels} on {} ({}{}{}{})",
                 nodes.join(","),
                 scope.name(),
                 if *backfilled { ", backfilled" } else { "" },
+                if *opportunistic { ", opportunistic" } else { "" },
                 if *resume_from > 0 { format!(", resume from {resume_from}") } else { String::new() }
             )
         }
