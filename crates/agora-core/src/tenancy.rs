@@ -120,7 +120,32 @@ impl Entitlements {
         for (i, spec) in top.into_iter().enumerate() {
             e.add(ROOT, spec, format!("tenants[{i}]"))?;
         }
+        // Sibling floors must fit inside the floor that encloses them: the
+        // guarantees below a tenant cannot add up to more than its own.
+        for t in 1..e.tenants.len() {
+            let t = TenantId(t as u32);
+            if let Some(f) = e.tenants[t.idx()].floor {
+                let below = e.floors_below(t);
+                if below > f {
+                    return Err(TenancyError {
+                        field: e.tenants[t.idx()].path.clone(),
+                        reason: format!("the floors inside it add up to {below}, more than its own floor of {f}"),
+                    });
+                }
+            }
+        }
         Ok(e)
+    }
+
+    /// The accelerators the floors strictly inside `t` guarantee together
+    /// (a floored tenant counts its own floor, not those inside it). For
+    /// the site, what the whole tree guarantees: it must fit the capacity.
+    pub fn floors_below(&self, t: TenantId) -> u64 {
+        self.tenants[t.idx()]
+            .children
+            .iter()
+            .map(|&c| self.tenants[c.idx()].floor.unwrap_or_else(|| self.floors_below(c)))
+            .sum()
     }
 
     fn add(&mut self, parent: TenantId, spec: TenantSpec, field: String) -> Result<(), TenancyError> {
@@ -298,5 +323,26 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(e.to_string(), "tenants[1].children[0].name: project `x` is defined twice");
+    }
+}
+
+#[cfg(test)]
+mod floor_tests {
+    use super::*;
+
+    #[test]
+    fn sibling_floors_must_fit_inside_their_parents_floor() {
+        let tree = |a: u64, b: u64| {
+            Entitlements::new(vec![TenantSpec::new("p", "programme", 1.0)
+                .floor(100)
+                .child(TenantSpec::new("g", "organisation", 1.0).child(TenantSpec::new("a", "project", 1.0).floor(a)))
+                .child(TenantSpec::new("b", "project", 1.0).floor(b))])
+        };
+        let e = tree(60, 40).unwrap();
+        assert_eq!(e.floors_below(ROOT), 100);
+        assert_eq!(e.floors_below(e.lookup("p").unwrap()), 100);
+        let err = tree(60, 41).unwrap_err();
+        assert_eq!(err.field, "p");
+        assert!(err.reason.contains("add up to 101, more than its own floor of 100"), "{}", err.reason);
     }
 }

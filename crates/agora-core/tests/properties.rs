@@ -289,10 +289,7 @@ impl Model {
                         }
                     }
                 }
-                let floor_claim = ents
-                    .path_up(self.specs[by].tenant)
-                    .any(|t| ents.get(t).floor.is_some_and(|f| self.effective(s, t) < f as i64));
-                if *cause != PreemptCause::LowerClass && !floor_claim {
+                if *cause != PreemptCause::LowerClass {
                     *self.churn.entry(*job).or_default() += 1;
                     let n = self.churn[job];
                     let cap = s.config().max_preemptions_per_job;
@@ -522,12 +519,21 @@ fn run_ops(spares: u32, policy: usize, ops: Vec<Op>) -> Result<(), TestCaseError
             // Under FIFO + EASY a reservation never slips: only a failure
             // or an earlier job coming back may delay it.
             if tick && policy == 3 {
-                // An earlier job that was held back by a limit may go first.
+                // An earlier job that was held back (by a limit, or from preempting
+                // by the churn bounds) may go first.
                 let submitted = |j: JobId| s.job(j).map(|v| v.submitted);
+                let claiming = |j: JobId| {
+                    s.job(j).and_then(|v| v.reason).is_some_and(|r| matches!(r, Reason::AwaitingPreemption { .. }))
+                };
                 let earlier_started = |job: JobId| {
-                    out.iter().any(|d| {
-                        matches!(d, Decision::Start { job: j, backfilled: false, .. } if submitted(*j) <= submitted(job))
-                    })
+                    let went_first = out.iter().any(|d| match d {
+                        Decision::Start { job: j, backfilled: false, .. } | Decision::Preempt { by: j, .. } => {
+                            submitted(*j) <= submitted(job)
+                        }
+                        _ => false,
+                    });
+                    // Or it claimed nodes whose jobs reach their limits soon.
+                    went_first || s.job_ids().any(|j| j != job && claiming(j) && submitted(j) <= submitted(job))
                 };
                 if let Some((job, start)) = reservation.filter(|(j, _)| !earlier_started(*j)) {
                     if let Some(Reason::Reserved { start: again, .. }) = s.job(job).and_then(|v| v.reason) {
@@ -543,11 +549,13 @@ fn run_ops(spares: u32, policy: usize, ops: Vec<Op>) -> Result<(), TestCaseError
                         let holder = s.last_cycle().reservations.first().map(|r| r.0);
                         prop_assert!(
                             holder.is_some_and(|h| submitted(h) <= submitted(job)),
-                            "job {} was due at {} and is still pending at {} (reservation: {:?})",
+                            "job {} was due at {} and is still pending at {} (reservation: {:?}; {:?}; {:?})",
                             job,
                             start,
                             s.now(),
-                            holder
+                            holder,
+                            s.job(job).and_then(|v| v.reason),
+                            out
                         );
                     }
                 }

@@ -39,7 +39,7 @@ struct Victims {
     slack: Vec<i64>,
     /// The preemptor's class: victims rank strictly lower.
     class: PriorityClass,
-    /// The preemptor reclaims a guaranteed floor: churn limits do not apply.
+    /// The preemptor reclaims a guaranteed floor: it need not pay for itself.
     floor_claim: bool,
     /// Per job slot: 0 = not yet known, 1 = a victim, 2 = not.
     memo: Vec<u8>,
@@ -103,8 +103,10 @@ impl Scheduler {
 
     /// May this job be preempted by the search's preemptor at all? Never if
     /// it alone would take a tenant below its guaranteed floor; and, unless
-    /// a floor is being reclaimed, not before it has run `min_run` nor once
-    /// it has been preempted `max_preemptions_per_job` times (no loops).
+    /// a strictly higher class asks, not before it has run `min_run` nor
+    /// once it has been preempted `max_preemptions_per_job` times: floors
+    /// that add up to more than the site (or borrowers and lenders taking
+    /// turns) cannot make a job bounce for ever.
     fn is_victim(&self, v: &mut Victims, slot: u32) -> bool {
         let known = v.memo[slot as usize];
         if known != 0 {
@@ -116,8 +118,7 @@ impl Scheduler {
             return true;
         }
         let (rank, cause) = self.rank(v, job);
-        let churn_ok = v.floor_claim
-            || cause == PreemptCause::LowerClass
+        let churn_ok = cause == PreemptCause::LowerClass
             || (self.now.saturating_sub(job.run_start) >= self.cfg.min_run_before_preempt
                 && job.progress.preemptions < self.cfg.max_preemptions_per_job);
         let yes = job.state == JobState::Running
