@@ -123,7 +123,7 @@ fn bad_input_gets_a_clear_error() {
     // Skipping the bad row instead: the run goes on and says so.
     let o = agora(&d, &["sim", "--workload", &spec, "--skip-bad-rows", "--policy", "easy", "--no-report"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("1 malformed rows skipped"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 skipped: 1 malformed"), "{}", stderr(&o));
     assert!(stderr(&o).contains("4 accelerators"), "runs on the header's machine: {}", stderr(&o));
     let _ = std::fs::remove_dir_all(&d);
 }
@@ -184,7 +184,9 @@ fn jobs_that_can_never_fit_are_counted_not_lost() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v[0]["rejected"], 1);
+    assert_eq!(v[0]["rows"], 3);
+    assert_eq!(v[0]["skipped_rows"]["too_big"], 1);
+    assert_eq!(v[0]["skipped_rows"]["total"], 1);
     assert_eq!(v[0]["jobs"], 2);
     assert_eq!(v[0]["completed"], 2);
     let _ = std::fs::remove_dir_all(&d);

@@ -76,8 +76,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         None => TenantMap::default(),
     };
     let opts = LoadOptions { skip_bad_rows: a.skip_bad_rows };
-    let scenario::Prepared { name, topo, workload: w } =
+    let scenario::Prepared { name, topo, workload: w, warnings } =
         scenario::prepare(&a.workload, a.cluster.as_deref(), a.spares, &mut site, &map, &opts)?;
+    for warning in &warnings {
+        eprintln!("agora: warning: {warning}");
+    }
     if w.jobs.is_empty() {
         anyhow::bail!("workload {name} has no accelerator jobs");
     }
@@ -102,10 +105,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if !a.json {
         eprintln!("{}", topo.summary());
         eprintln!(
-            "workload {name}: {} jobs{}{}; policies {}",
+            "workload {name}: {} jobs{}; policies {}",
             agora_core::thousands(w.jobs.len() as u64),
-            if w.cpu_only > 0 { format!(" ({} CPU-only left out)", w.cpu_only) } else { String::new() },
-            if w.skipped > 0 { format!(" ({} malformed rows skipped)", w.skipped) } else { String::new() },
+            match w.skipped.describe() {
+                d if d.is_empty() => String::new(),
+                d => format!(" ({d})"),
+            },
             policies.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
         );
     }

@@ -11,8 +11,10 @@
 
 use crate::failures::{daly_interval, gang_mtbf, Cause, FailureModel, LLAMA3_ACCELS_PER_NODE};
 use crate::record::{JobRecord, Programme, RunResult, Sample};
+use crate::trace::Skipped;
 use crate::workload::{SimJob, Workload};
 use agora_core::rng::Rng;
+use agora_core::sched::MAX_DURATION;
 use agora_core::{
     Checkpointing, Config, Decision, Entitlements, Event, JobId, JobSpec, NodeId, Scheduler, Secs, TenantId, Time,
     Topology,
@@ -95,6 +97,7 @@ struct Live {
     restarts: u32,
     preemptions: u32,
     replacements: u32,
+    /// Refused by the scheduler at submission.
     rejected: bool,
 }
 
@@ -116,6 +119,8 @@ struct Sim<'a> {
     queued_accels: u64,
     sched_time: std::time::Duration,
     failures: u64,
+    /// The workload's skipped rows plus the jobs the scheduler refused.
+    refused: Skipped,
     done: usize,
     samples: Vec<Sample>,
     programmes: Vec<TenantId>,
@@ -176,6 +181,7 @@ pub fn run(
         queued_accels: 0,
         sched_time: std::time::Duration::ZERO,
         failures: 0,
+        refused: w.skipped,
         done: 0,
         samples: Vec::new(),
         prog_of: w.jobs.iter().map(|j| programme_index(ents, &programmes, j.tenant)).collect(),
@@ -313,14 +319,22 @@ impl Sim<'_> {
     fn arrive(&mut self, i: usize) {
         let j = &self.w.jobs[i];
         let spec = self.spec(i, j);
-        if self.handle(Event::Submit(spec)) {
+        if self.handle(Event::Submit(spec.clone())) {
             self.queued_accels += j.accels as u64;
             self.queued_by_programme[self.prog_of[i]] += j.accels as u64;
             self.dirty = true;
         } else {
-            // Cannot run on this cluster (too big, or an unknown type).
+            // Cannot run on this cluster (too big, or an unknown type), or
+            // asks for a limit the core refuses.
             self.live[i].rejected = true;
             self.done += 1;
+            let limit =
+                [Some(spec.time_limit), spec.estimate, Some(j.work)].into_iter().flatten().any(|s| s > MAX_DURATION);
+            if limit {
+                self.refused.absurd_limit += 1;
+            } else {
+                self.refused.too_big += 1;
+            }
         }
     }
 
@@ -562,7 +576,8 @@ impl Sim<'_> {
             start,
             horizon: self.now,
             stats: self.sched.stats().clone(),
-            rejected: self.live.iter().filter(|l| l.rejected).count(),
+            skipped: self.refused,
+            rows: self.w.rows.max(self.w.jobs.len() + self.w.skipped.total()),
             failures: self.failures,
             sched_cpu: self.sched_time,
             wall: wall.elapsed(),

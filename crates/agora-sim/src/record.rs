@@ -2,6 +2,7 @@
 //! the site over time. Metrics and reports are computed from these alone,
 //! so every figure can be recomputed from the per-job CSV.
 
+use crate::trace::Skipped;
 use agora_core::{Secs, Stats, Time};
 use std::time::Duration;
 
@@ -93,10 +94,13 @@ pub struct RunResult {
     pub start: Time,
     pub horizon: Time,
     pub stats: Stats,
-    /// Jobs the scheduler refused at submission because they can never
-    /// run on this cluster (too big for any allowed domain, unknown type);
-    /// they have no record.
-    pub rejected: usize,
+    /// Rows of the input not simulated, by reason: the workload's skipped
+    /// rows plus the jobs the scheduler refused at submission (too big for
+    /// any allowed domain or of a type the cluster lacks; absurd limits).
+    /// They have no record.
+    pub skipped: Skipped,
+    /// Data rows of the input: `jobs.len()` + `skipped.total()`.
+    pub rows: usize,
     pub failures: u64,
     /// CPU time spent inside the scheduler.
     pub sched_cpu: Duration,

@@ -24,7 +24,8 @@ type Cell = fn(&RunResult, &Summary) -> String;
 const ROWS: &[(&str, Cell)] = &[
     ("jobs", |_, s| thousands(s.jobs as u64)),
     ("completed", |_, s| thousands(s.completed as u64)),
-    ("rejected (never fit)", |r, _| thousands(r.rejected as u64)),
+    ("skipped rows", |r, _| thousands(r.skipped.total() as u64)),
+    ("  bigger than machine", |r, _| thousands(r.skipped.too_big as u64)),
     ("utilization", |_, s| pct(s.utilization)),
     ("goodput", |_, s| pct(s.goodput)),
     ("  upper bound", |_, s| pct(s.utilization_bound)),
@@ -48,7 +49,12 @@ const ROWS: &[(&str, Cell)] = &[
 
 pub fn terminal(results: &[Run]) -> String {
     let Some((r, _)) = results.first() else { return "no runs\n".to_string() };
-    let mut out = format!("{} on {}, seed {}\n\n{}", r.workload, r.cluster, r.seed, text_table(&comparison(results)));
+    let mut out = format!("{} on {}, seed {}\n", r.workload, r.cluster, r.seed);
+    let skipped = r.skipped.describe();
+    if !skipped.is_empty() {
+        let _ = writeln!(out, "input rows: {}; {skipped}", thousands(r.rows as u64));
+    }
+    let _ = write!(out, "\n{}", text_table(&comparison(results)));
     if let Some((r, s)) = focus(results) {
         let _ = write!(out, "\nper programme ({}):\n{}", r.policy, text_table(&programme_rows(r, s)));
     }
@@ -109,7 +115,8 @@ pub fn json(results: &[Run]) -> Value {
             "jobs": s.jobs,
             "started": s.started,
             "completed": s.completed,
-            "rejected": r.rejected,
+            "rows": r.rows,
+            "skipped_rows": skipped_json(&r.skipped),
             "utilization": s.utilization,
             "utilization_bound": s.utilization_bound,
             "goodput": s.goodput,
@@ -140,6 +147,16 @@ pub fn json(results: &[Run]) -> Value {
         })
     });
     Value::Array(runs.collect())
+}
+
+/// `{"total": n, "malformed": n, ...}`: every reason, zeros included.
+fn skipped_json(s: &crate::trace::Skipped) -> Value {
+    let mut v = serde_json::Map::new();
+    v.insert("total".into(), json!(s.total()));
+    for (key, _, n) in s.entries() {
+        v.insert(key.into(), json!(n));
+    }
+    Value::Object(v)
 }
 
 /// One row per job; empty cells for what did not happen.

@@ -46,6 +46,9 @@ pub struct Prepared {
     pub name: String,
     pub topo: Topology,
     pub workload: Workload,
+    /// Things the user should know before trusting the run (defaults
+    /// chosen for them, settings that do not fit the machine).
+    pub warnings: Vec<String>,
 }
 
 /// Everything between command-line words and a run: load the workload,
@@ -61,9 +64,20 @@ pub fn prepare(
 ) -> Result<Prepared, ScenarioError> {
     let spec = parse_workload(workload)?;
     let raw = load(&spec, opts)?;
+    let mut warnings = Vec::new();
     let topo = match cluster {
         Some(c) => agora_config::cluster(c)?,
-        None => default_cluster(&spec, &raw).map_err(ScenarioError::Spec)?,
+        None => match (&spec, &raw) {
+            (WorkloadSpec::File(Format::Swf, _), Raw::Trace(t)) if t.machine.is_none() => {
+                let largest = t.jobs.iter().map(|j| j.accels).max().unwrap_or(1).max(1);
+                warnings.push(format!(
+                    "{}: the SWF header gives no MaxNodes/MaxProcs; simulating a machine of {largest} processors,                      the largest job (pass --cluster to choose)",
+                    t.name
+                ));
+                swf_machine(&t.name, largest, largest).map_err(ScenarioError::Spec)?
+            }
+            _ => default_cluster(&spec, &raw).map_err(ScenarioError::Spec)?,
+        },
     };
     let name = match &spec {
         WorkloadSpec::Builtin(n) => n.clone(),
@@ -73,7 +87,7 @@ pub fn prepare(
     let s = &mut site.scheduler.spares_per_block;
     *s = spares_for(spares, cluster.is_some(), &raw, *s);
     let workload = self::workload(raw, &name, &topo, &site.entitlements, map, *s);
-    Ok(Prepared { name, topo, workload })
+    Ok(Prepared { name, topo, workload, warnings })
 }
 
 pub fn parse_workload(spec: &str) -> Result<WorkloadSpec, ScenarioError> {

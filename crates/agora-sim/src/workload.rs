@@ -18,7 +18,7 @@
 //!   the rest standard.
 
 use crate::synthetic::SynthJob;
-use crate::trace::{Machine, Trace};
+use crate::trace::{Machine, Skipped, Trace};
 use agora_core::{Checkpointing, Constraint, Entitlements, PriorityClass, Secs, TenantId, Time, Topology, TypeId};
 use std::collections::HashMap;
 
@@ -45,10 +45,10 @@ pub struct SimJob {
 pub struct Workload {
     pub name: String,
     pub jobs: Vec<SimJob>,
-    /// Rows the loader skipped as malformed.
-    pub skipped: usize,
-    /// Jobs left out because they ask for no accelerator.
-    pub cpu_only: usize,
+    /// Rows of the input that are not in `jobs`, by reason.
+    pub skipped: Skipped,
+    /// Data rows of the input (`jobs.len()` + `skipped.total()`).
+    pub rows: usize,
     /// The machine an SWF header describes.
     pub machine: Option<Machine>,
 }
@@ -116,12 +116,17 @@ pub fn checkpoint_costs(accels: u32) -> Checkpointing {
 
 pub fn from_trace(trace: &Trace, topo: &Topology, ents: &Entitlements, map: &TenantMap) -> Workload {
     let leaves: Vec<TenantId> = ents.leaves().collect();
-    let mut w =
-        Workload { name: trace.name.clone(), skipped: trace.skipped, machine: trace.machine, ..Workload::default() };
+    let mut w = Workload {
+        name: trace.name.clone(),
+        skipped: trace.skipped,
+        rows: trace.rows,
+        machine: trace.machine,
+        ..Workload::default()
+    };
     let mut keybuf = String::new();
     for j in &trace.jobs {
         if j.accels == 0 {
-            w.cpu_only += 1;
+            w.skipped.cpu_only += 1;
             continue;
         }
         keybuf.clear();
@@ -180,8 +185,8 @@ pub fn from_synthetic(name: &str, jobs: impl IntoIterator<Item = SynthJob>, ents
                 recorded_wait: None,
             }
         })
-        .collect();
-    Workload { name: name.into(), jobs, ..Workload::default() }
+        .collect::<Vec<_>>();
+    Workload { name: name.into(), rows: jobs.len(), jobs, ..Workload::default() }
 }
 
 #[cfg(test)]
