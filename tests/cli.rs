@@ -24,7 +24,8 @@ fn without_timings(json: &str) -> serde_json::Value {
     for run in v.as_array_mut().unwrap() {
         let o = run.as_object_mut().unwrap();
         o.remove("sim_wall_s");
-        o.remove("sched_cpu_s");
+        o.remove("sched_wall_s");
+        o.remove("sim_cpu_s");
     }
     v
 }

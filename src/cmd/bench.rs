@@ -70,7 +70,7 @@ fn time_sim(workload: &str, cluster: Option<&str>, seed: u64) -> anyhow::Result<
     let (topo, w) = (p.topo, p.workload);
     let cfg = engine::SimConfig { seed, ..engine::SimConfig::default() };
     let r = engine::run(&topo, &site.entitlements, Policy::Agora.configure(&site.scheduler), "agora", &w, &cfg);
-    Ok((r.jobs.len(), r.horizon - r.start, r.wall.as_secs_f64(), r.sched_cpu.as_secs_f64()))
+    Ok((r.jobs.len(), r.horizon - r.start, r.wall.as_secs_f64(), r.sched_wall.as_secs_f64()))
 }
 
 fn sim(a: SimArgs) -> anyhow::Result<()> {

@@ -24,15 +24,20 @@ type Cell = fn(&RunResult, &Summary) -> String;
 const ROWS: &[(&str, Cell)] = &[
     ("jobs", |_, s| thousands(s.jobs as u64)),
     ("completed", |_, s| thousands(s.completed as u64)),
+    ("timed out at limit", |_, s| thousands(s.timed_out as u64)),
+    ("never started", |_, s| thousands(s.wait.censored as u64)),
     ("skipped rows", |r, _| thousands(r.skipped.total() as u64)),
     ("  bigger than machine", |r, _| thousands(r.skipped.too_big as u64)),
-    ("utilization", |_, s| pct(s.utilization)),
-    ("goodput", |_, s| pct(s.goodput)),
-    ("  upper bound", |_, s| pct(s.utilization_bound)),
+    ("utilization (offered window)", |_, s| pct(s.utilization)),
+    ("  offered load", |_, s| pct(s.utilization_bound)),
+    ("  busy during window", |_, s| pct(s.busy_in_window)),
+    ("  hot spares", |_, s| pct(s.spare_fraction)),
+    ("  of schedulable, whole run", |_, s| pct(s.utilization_schedulable)),
+    ("goodput (whole run)", |_, s| pct(s.goodput)),
     ("JCT mean", |_, s| mean(&s.jct)),
     ("JCT p50", |_, s| pctl(&s.jct, s.jct.p50)),
     ("JCT p99", |_, s| pctl(&s.jct, s.jct.p99)),
-    ("wait mean", |_, s| mean(&s.wait)),
+    ("wait mean (censored incl.)", |_, s| mean(&s.wait)),
     ("wait p50", |_, s| pctl(&s.wait, s.wait.p50)),
     ("wait p99", |_, s| pctl(&s.wait, s.wait.p99)),
     ("Jain index", |_, s| format!("{:.3}", s.jain_index)),
@@ -42,8 +47,14 @@ const ROWS: &[(&str, Cell)] = &[
     ("restarts", |_, s| thousands(s.restarts)),
     ("failures", |_, s| thousands(s.failures)),
     ("ETTR", |_, s| pct(s.ettr)),
+    ("  lost work", |_, s| pct(s.ettr_loss.lost_work)),
+    ("  restart overhead", |_, s| pct(s.ettr_loss.restart)),
+    ("  checkpoint overhead", |_, s| pct(s.ettr_loss.checkpoint)),
+    ("  grace-period idle", |_, s| pct(s.ettr_loss.grace)),
+    ("  waiting for reallocation", |_, s| pct(s.ettr_loss.requeued_wait)),
     ("  per-job p10", |_, s| pct(s.ettr_job_p10)),
-    ("scheduler CPU", |_, s| seconds(s.sched_cpu_s)),
+    ("scheduler (wall)", |_, s| seconds(s.sched_wall_s)),
+    ("simulation CPU", |_, s| seconds(s.sim_cpu_s)),
     ("wall", |_, s| seconds(s.sim_wall_s)),
 ];
 
@@ -66,7 +77,8 @@ fn group_json(g: &crate::metrics::Group) -> Value {
     json!({
         "jobs": g.jobs,
         "completed": g.completed,
-        "started": g.wait.n,
+        "started": g.wait.n - g.wait.censored,
+        "never_started": g.wait.censored,
         "wait_mean_s": g.wait.mean,
         "wait_p50_s": g.wait.p50,
         "wait_p99_s": g.wait.p99,
@@ -106,7 +118,7 @@ pub fn json(results: &[Run]) -> Value {
             .iter()
             .map(|w| json!({"start": w.start, "end": w.end, "delivered": w.delivered, "entitled": w.entitled}))
             .collect();
-        json!({
+        let mut v = json!({
             "policy": r.policy,
             "workload": r.workload,
             "cluster": r.cluster,
@@ -115,8 +127,6 @@ pub fn json(results: &[Run]) -> Value {
             "jobs": s.jobs,
             "started": s.started,
             "completed": s.completed,
-            "rows": r.rows,
-            "skipped_rows": skipped_json(&r.skipped),
             "utilization": s.utilization,
             "utilization_bound": s.utilization_bound,
             "goodput": s.goodput,
@@ -137,16 +147,40 @@ pub fn json(results: &[Run]) -> Value {
             "ettr": s.ettr,
             "ettr_job_mean": s.ettr_job_mean,
             "ettr_job_p10": s.ettr_job_p10,
-            "sched_cpu_s": s.sched_cpu_s,
+            "sched_wall_s": s.sched_wall_s,
             "sim_wall_s": s.sim_wall_s,
             "cycles": r.stats.cycles,
             "jobs_examined": r.stats.jobs_examined,
             "programmes": programmes,
             "size_classes": size_classes,
             "share_windows": windows,
-        })
+        });
+        let (w0, w1) = crate::metrics::offered_window(r);
+        let more = json!({
+            "rows": r.rows,
+            "skipped_rows": skipped_json(&r.skipped),
+            "timed_out": s.timed_out,
+            "never_started": s.wait.censored,
+            "offered_load": s.utilization_bound,
+            "offered_window": {"start": w0, "end": w1},
+            "spare_accels": r.spare_accels,
+            "spare_fraction": s.spare_fraction,
+            "utilization_schedulable": s.utilization_schedulable,
+            "busy_in_window": s.busy_in_window,
+            "ettr_loss": ettr_loss_json(&s.ettr_loss),
+            "sim_cpu_s": s.sim_cpu_s,
+            "version": env!("CARGO_PKG_VERSION"),
+        });
+        if let (Some(o), Value::Object(m)) = (v.as_object_mut(), more) {
+            o.extend(m);
+        }
+        v
     });
     Value::Array(runs.collect())
+}
+
+fn ettr_loss_json(l: &crate::metrics::EttrLoss) -> Value {
+    Value::Object(l.terms().iter().map(|(k, _, v)| (k.to_string(), json!(v))).collect())
 }
 
 /// `{"total": n, "malformed": n, ...}`: every reason, zeros included.
@@ -163,7 +197,7 @@ fn skipped_json(s: &crate::trace::Skipped) -> Value {
 pub fn jobs_csv(r: &RunResult, w: &mut impl Write) -> io::Result<()> {
     writeln!(
         w,
-        "id,programme,tenant,accels,submit,first_start,end,wait,jct,work,lost,overhead,\
+        "id,programme,tenant,accels,submit,first_start,end,timed_out,wait,jct,work,lost,restart,checkpoint,grace,ran,\
          restarts,preemptions,node_replacements,recorded_wait"
     )?;
     let opt = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or_default();
@@ -171,7 +205,7 @@ pub fn jobs_csv(r: &RunResult, w: &mut impl Write) -> io::Result<()> {
         let programme = r.programmes.get(j.programme).map_or("", |p| p.name.as_str());
         writeln!(
             w,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             j.id,
             csv(programme),
             csv(&j.tenant),
@@ -179,11 +213,15 @@ pub fn jobs_csv(r: &RunResult, w: &mut impl Write) -> io::Result<()> {
             j.submit,
             opt(j.first_start),
             opt(j.end),
+            u8::from(j.timed_out),
             opt(j.wait()),
             opt(j.jct()),
             j.work,
             j.lost,
-            j.overhead,
+            j.restart_s,
+            j.checkpoint_s,
+            j.grace_s,
+            j.ran_s,
             j.restarts,
             j.preemptions,
             j.node_replacements,
@@ -725,15 +763,21 @@ mod tests {
             "wait_p50_s",
             "preemptions",
             "fragmentation",
-            "sched_cpu_s",
+            "sched_wall_s",
+            "sim_cpu_s",
+            "offered_load",
+            "never_started",
             "seed",
         ];
         for key in keys {
             assert!(runs[0][key].is_number(), "{key}: {}", runs[0][key]);
         }
-        assert_eq!(runs[0]["utilization"], 0.75);
+        assert_eq!(runs[0]["busy_in_window"], 0.75);
+        assert_eq!(runs[0]["utilization"], 1.0);
         assert_eq!(runs[0]["programmes"][1]["name"], "<R&D>");
-        assert_eq!(runs[0]["programmes"][1]["wait_p99_s"], 0);
+        // Job 3 never started: its wait counts up to the end, censored.
+        assert_eq!(runs[0]["programmes"][1]["wait_p99_s"], 3980);
+        assert_eq!(runs[0]["never_started"], 1);
         assert_eq!(runs[0]["size_classes"].as_array().map(Vec::len), Some(6));
         // Empty inputs still give numbers, never null.
         let empty = run(&[]);
@@ -752,10 +796,10 @@ mod tests {
         r.jobs = vec![j, job(8, 0, 1, (0, Some(2), Some(12)), 10)];
         let mut out = Vec::new();
         jobs_csv(&r, &mut out).unwrap();
-        let want = "id,programme,tenant,accels,submit,first_start,end,wait,jct,work,lost,overhead,\
-                    restarts,preemptions,node_replacements,recorded_wait\n\
-                    7,\"a,b\",\"org/\"\"x\"\"\",8,5,,,,,60,0,0,0,0,0,3\n\
-                    8,\"a,b\",org/p0,1,0,2,12,2,12,10,0,0,0,0,0,\n";
+        let want = "id,programme,tenant,accels,submit,first_start,end,timed_out,wait,jct,work,lost,restart,\
+                    checkpoint,grace,ran,restarts,preemptions,node_replacements,recorded_wait\n\
+                    7,\"a,b\",\"org/\"\"x\"\"\",8,5,,,0,,,60,0,0,0,0,0,0,0,0,3\n\
+                    8,\"a,b\",org/p0,1,0,2,12,0,2,12,10,0,0,0,0,0,0,0,0,\n";
         assert_eq!(String::from_utf8(out).unwrap(), want);
     }
 
@@ -802,7 +846,8 @@ mod tests {
         assert!(lines[2].ends_with("agora   easy"), "{}", lines[2]);
         let row = |label: &str| lines.iter().find(|l| l.starts_with(label)).copied().unwrap_or_default();
         assert!(row("jobs").ends_with("3  1,234"), "{}", row("jobs"));
-        assert!(row("wait p99").ends_with("3h12m      -"), "{}", row("wait p99"));
+        assert!(row("wait p99").ends_with("3h12m     0s"), "{}", row("wait p99"));
+        assert!(row("never started").ends_with("1  1,234"), "{}", row("never started"));
         assert!(text.contains("per programme (agora)"));
         assert!(row("<R&D>").contains("50.0%"));
         assert_eq!(terminal(&[]), "no runs\n");
