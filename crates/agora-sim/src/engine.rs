@@ -639,6 +639,7 @@ impl Sim<'_> {
             sched_wall: self.sched_time,
             cpu: crate::clock::thread_cpu().saturating_sub(self.cpu0),
             spare_accels: self.spare_accels,
+            tenants_by_job_id: self.w.by_job_id,
             wall: wall.elapsed(),
         }
     }

@@ -511,6 +511,7 @@ pub(crate) mod tests {
             sched_wall: Duration::ZERO,
             cpu: Duration::ZERO,
             spare_accels: 0,
+            tenants_by_job_id: false,
             wall: Duration::ZERO,
         }
     }

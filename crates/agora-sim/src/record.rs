@@ -145,6 +145,9 @@ pub struct RunResult {
     pub cpu: Duration,
     /// Accelerators held back as hot spares (part of `total_accels`).
     pub spare_accels: u64,
+    /// Jobs were spread over tenants by job id (the trace names no group
+    /// or user): fairness figures are then artificial.
+    pub tenants_by_job_id: bool,
     /// Wall time of the whole run.
     pub wall: Duration,
 }

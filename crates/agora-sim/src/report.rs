@@ -69,8 +69,16 @@ pub fn terminal(results: &[Run]) -> String {
     if let Some((r, s)) = focus(results) {
         let _ = write!(out, "\nper programme ({}):\n{}", r.policy, text_table(&programme_rows(r, s)));
     }
+    if r.tenants_by_job_id {
+        let _ = writeln!(out, "\nnote: {BY_JOB_ID}");
+    }
     out
 }
+
+/// Said wherever fairness is shown for a trace without groups or users.
+const BY_JOB_ID: &str =
+    "this trace names no group or user, so its jobs were spread over the site's tenants by job id: \
+     the fairness figures (Jain index, share error, delivered shares) are artificial";
 
 /// The figures every group (a programme, a gang-size class) reports.
 fn group_json(g: &crate::metrics::Group) -> Value {
@@ -266,15 +274,32 @@ pub fn html(results: &[Run]) -> String {
     out
 }
 
-/// Writes `summary.json`, `report.html` and `jobs-<policy>.csv` per run into `dir`.
-pub fn write_all(dir: &Path, results: &[Run]) -> io::Result<Vec<PathBuf>> {
+/// Creates `dir` if needed and checks that a file can be written there.
+pub fn check_writable(dir: &Path) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
+    let probe = dir.join(format!(".agora-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
+}
+
+/// Writes `summary.json` and `report.html` into `dir`, and with `csv` a
+/// `jobs-<policy>.csv` per run. Per-job CSVs of earlier runs are removed, so
+/// that the directory describes this run only.
+pub fn write_all(dir: &Path, results: &[Run], csv: bool) -> io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with("jobs-") && name.ends_with(".csv") {
+            std::fs::remove_file(&path)?;
+        }
+    }
     let summary = dir.join("summary.json");
     std::fs::write(&summary, serde_json::to_string_pretty(&json(results))? + "\n")?;
     let report = dir.join("report.html");
     std::fs::write(&report, html(results))?;
     let mut paths = vec![summary, report];
-    for (r, _) in results {
+    for (r, _) in results.iter().filter(|_| csv) {
         let safe: String =
             r.policy.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
         let path = dir.join(format!("jobs-{safe}.csv"));
@@ -856,10 +881,19 @@ mod tests {
     #[test]
     fn write_all_writes_every_file() {
         let dir = std::env::temp_dir().join(format!("agora-report-{}", std::process::id()));
-        let paths = write_all(&dir, &[small("fifo"), small("a/b")]).unwrap();
+        let paths = write_all(&dir, &[small("fifo"), small("a/b")], true).unwrap();
         let names: Vec<_> = paths.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
         assert_eq!(names, ["summary.json", "report.html", "jobs-fifo.csv", "jobs-a_b.csv"]);
         assert!(paths.iter().all(|p| p.is_file()));
+        // A rerun with fewer policies leaves no CSV of the earlier one.
+        write_all(&dir, &[small("easy")], true).unwrap();
+        let mut left: Vec<_> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        left.sort();
+        assert_eq!(left, ["jobs-easy.csv", "report.html", "summary.json"]);
+        // Without CSVs: none at all.
+        write_all(&dir, &[small("easy")], false).unwrap();
+        assert!(!dir.join("jobs-easy.csv").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -226,8 +226,10 @@ pub struct LoadOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
-    #[error("{file}: {source}")]
-    Io { file: String, source: io::Error },
+    /// The OS error is part of the message (not a `source`), so that it is
+    /// shown once however the error is printed.
+    #[error("{file}: {error}")]
+    Io { file: String, error: io::Error },
     /// A bad row, or a bad header line.
     #[error("{file}:{line}: {reason}")]
     Row { file: String, line: u64, reason: String },
@@ -245,13 +247,13 @@ impl Trace {
 /// Reads a trace file, plain or gzip-compressed.
 pub fn load(format: Format, path: &Path, opts: &LoadOptions) -> Result<Trace, TraceError> {
     let origin = path.display().to_string();
-    let file = File::open(path).map_err(|source| TraceError::Io { file: origin.clone(), source })?;
+    let file = File::open(path).map_err(|source| TraceError::Io { file: origin.clone(), error: source })?;
     parse(format, BufReader::with_capacity(1 << 16, file), &origin, opts)
 }
 
 /// Parses a trace from `reader` (plain or gzip); `origin` names it in errors.
 pub fn parse(format: Format, reader: impl BufRead, origin: &str, opts: &LoadOptions) -> Result<Trace, TraceError> {
-    let reader = decompressed(reader).map_err(|source| TraceError::Io { file: origin.to_owned(), source })?;
+    let reader = decompressed(reader).map_err(|source| TraceError::Io { file: origin.to_owned(), error: source })?;
     let mut trace = Trace {
         name: trace_name(origin),
         jobs: Vec::new(),
@@ -377,8 +379,9 @@ fn read_lines<T>(
     let mut line = 0u64;
     loop {
         buf.clear();
-        let n =
-            reader.read_until(b'\n', &mut buf).map_err(|source| TraceError::Io { file: origin.to_owned(), source })?;
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| TraceError::Io { file: origin.to_owned(), error: source })?;
         if n == 0 {
             return Ok(out);
         }

@@ -104,7 +104,7 @@ const NODES: Schema<5> = Schema {
 /// Reads an openb node list (plain or gzip); `origin` names it in errors.
 /// Every row must be valid.
 pub fn openb_nodes(reader: impl BufRead, origin: &str) -> Result<Vec<OpenbNode>, TraceError> {
-    let reader = decompressed(reader).map_err(|source| TraceError::Io { file: origin.to_owned(), source })?;
+    let reader = decompressed(reader).map_err(|source| TraceError::Io { file: origin.to_owned(), error: source })?;
     let strict = LoadOptions::default();
     let nodes = read_csv(reader, origin, &strict, &NODES, |cols, _, line| {
         let [name, cpu, mem, gpus, model] = cols.split(line)?;
