@@ -45,7 +45,8 @@ fn sim_without_arguments_replays_philly_under_six_policies_and_writes_the_report
     assert!(table.contains("spread over the site's tenants by job id"), "{table}");
     assert!(stderr(&o).contains("0 hot spare nodes per block"), "{}", stderr(&o));
     let html = std::fs::read_to_string(d.join("out/sim/report.html")).unwrap();
-    assert_eq!(html.matches("<svg").count(), 4);
+    assert_eq!(html.matches("<svg").count(), 6 + 8, "a utilization chart per policy, then the comparisons");
+    assert!(html.contains("In short:") && html.contains("by job id"));
     assert!(
         !html.contains("<script") && !html.contains("http://") && !html.contains("https://"),
         "the report must open offline"

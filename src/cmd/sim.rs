@@ -184,10 +184,12 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             }
         }
     }
+    let site_name = a.site.as_ref().map_or(String::new(), |p| p.display().to_string());
     let runs: Vec<(RunResult, metrics::Summary)> = results
         .into_iter()
         .flatten()
-        .map(|r| {
+        .map(|mut r| {
+            r.site = site_name.clone();
             let s = metrics::summarize(&r);
             (r, s)
         })

@@ -622,6 +622,7 @@ impl Sim<'_> {
             .collect();
         RunResult {
             policy: policy.into(),
+            site: String::new(),
             workload: self.w.name.clone(),
             cluster: topo.name.clone(),
             seed: self.cfg.seed,

@@ -494,6 +494,7 @@ pub(crate) mod tests {
     pub(crate) fn run(programmes: &[(&str, f64)]) -> RunResult {
         RunResult {
             policy: "agora".into(),
+            site: String::new(),
             workload: "test".into(),
             cluster: "tiny".into(),
             seed: 7,

@@ -116,6 +116,8 @@ pub struct Programme {
 #[derive(Clone, Debug)]
 pub struct RunResult {
     pub policy: String,
+    /// The site file the run used ("" for the embedded example).
+    pub site: String,
     pub workload: String,
     pub cluster: String,
     pub seed: u64,
