@@ -70,7 +70,7 @@ fn time_sim(workload: &str, cluster: Option<&str>, seed: u64) -> anyhow::Result<
     let (topo, w) = (p.topo, p.workload);
     let cfg = engine::SimConfig { seed, ..engine::SimConfig::default() };
     let r = engine::run(&topo, &site.entitlements, Policy::Agora.configure(&site.scheduler), "agora", &w, &cfg);
-    Ok((r.jobs.len(), r.horizon - r.start, r.wall.as_secs_f64(), r.sched_cpu.as_secs_f64()))
+    Ok((r.jobs.len(), r.horizon - r.start, r.wall.as_secs_f64(), r.sched_wall.as_secs_f64()))
 }
 
 fn sim(a: SimArgs) -> anyhow::Result<()> {
@@ -89,15 +89,21 @@ fn sim(a: SimArgs) -> anyhow::Result<()> {
                        "faster_than_real_time": *span as f64 / wall.max(1e-9), "target_wall_s": target})
             })
             .collect();
-        println!("{}", serde_json::Value::Array(v));
+        outln!("{}", serde_json::Value::Array(v));
         return Ok(());
     }
-    println!(
+    outln!(
         "{:<8} {:>10} {:>10} {:>9} {:>11} {:>16} {:>8}",
-        "workload", "jobs", "simulated", "wall s", "scheduler s", "x real time", "target"
+        "workload",
+        "jobs",
+        "simulated",
+        "wall s",
+        "scheduler s",
+        "x real time",
+        "target"
     );
     for (name, (jobs, span, wall, sched), target) in rows {
-        println!(
+        outln!(
             "{name:<8} {:>10} {:>10} {wall:>9.2} {sched:>11.2} {:>16} {:>7}s",
             agora_core::thousands(jobs as u64),
             agora_core::human_duration(span),
@@ -126,7 +132,7 @@ fn sched(a: SchedArgs) -> anyhow::Result<()> {
     }
     let r = bench::run(topo, site.entitlements, site.scheduler, &cfg);
     if a.json {
-        println!("{}", to_json(&r));
+        outln!("{}", to_json(&r));
     } else {
         print_table(&r);
     }
@@ -160,9 +166,9 @@ fn to_json(r: &BenchReport) -> serde_json::Value {
 }
 
 fn print_table(r: &BenchReport) {
-    println!("cluster {}: {} accelerators", r.cluster, agora_core::thousands(r.agora.accelerators));
-    println!("{:<28} {:>14} {:>14}", "", "agora", "first-fit baseline");
-    let row = |name: &str, a: String, b: String| println!("{name:<28} {a:>14} {b:>14}");
+    outln!("cluster {}: {} accelerators", r.cluster, agora_core::thousands(r.agora.accelerators));
+    outln!("{:<28} {:>14} {:>14}", "", "agora", "first-fit baseline");
+    let row = |name: &str, a: String, b: String| outln!("{name:<28} {a:>14} {b:>14}");
     let (a, b) = (&r.agora, &r.baseline);
     row("queued jobs", a.queued_jobs.to_string(), b.queued_jobs.to_string());
     row("cycles measured", a.cycles.to_string(), b.cycles.to_string());
@@ -173,8 +179,8 @@ fn print_table(r: &BenchReport) {
     row("cycle max (ms)", format!("{:.2}", a.cycle_ms_max), format!("{:.2}", b.cycle_ms_max));
     row("utilization", format!("{:.1}%", a.utilization * 100.0), format!("{:.1}%", b.utilization * 100.0));
     row("jobs examined per cycle", format!("{:.0}", a.examined_per_cycle), "-".into());
-    println!("preemptions {}, backfilled starts {}", r.preemptions, r.backfilled);
-    println!(
+    outln!("preemptions {}, backfilled starts {}", r.preemptions, r.backfilled);
+    outln!(
         "speedup over baseline: {:.1}x admissions per CPU-second",
         a.admissions_per_sec / b.admissions_per_sec.max(1e-9)
     );

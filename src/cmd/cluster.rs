@@ -10,14 +10,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     match a.spec {
         None => {
             for (name, about) in agora_config::PRESETS {
-                println!("{name:<24} {about}");
+                outln!("{name:<24} {about}");
             }
         }
         Some(spec) => {
             let t = agora_config::cluster(&spec)?;
-            println!("{}", t.summary());
+            outln!("{}", t.summary());
             let largest = t.blocks.iter().map(|b| b.nodes.len()).max().unwrap_or(0);
-            println!(
+            outln!(
                 "largest block: {} nodes; largest pod: {} nodes",
                 largest,
                 thousands(t.pods.iter().map(|p| p.nodes.len() as u64).max().unwrap_or(0))

@@ -30,9 +30,17 @@ pub struct Args {
     /// workload has its own (`synthetic:seed=N`).
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Where the report, JSON summary and per-job CSVs go.
+    /// Where the report and JSON summary go (and per-job CSVs with --csv).
     #[arg(long, default_value = "out/sim")]
     out: PathBuf,
+    /// Also write one CSV per policy with a row per job (large: about 130
+    /// bytes per job, 126 MB for llm-1m's six policies).
+    #[arg(long)]
+    csv: bool,
+    /// Compress a trace's arrivals in time by this factor (2 = twice the
+    /// load), to study a site at saturation.
+    #[arg(long, default_value_t = 1.0)]
+    load_factor: f64,
     /// Print the JSON summary (an array, one object per policy) on stdout.
     #[arg(long)]
     json: bool,
@@ -57,12 +65,21 @@ pub struct Args {
     /// file's setting.
     #[arg(long)]
     spares: Option<u32>,
-    /// Minimum virtual seconds between scheduling cycles.
-    #[arg(long, default_value_t = 10)]
+    /// Minimum virtual seconds between scheduling cycles (1 to 86,400).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     cycle_interval: u64,
     /// Write no files, only print.
     #[arg(long)]
     no_report: bool,
+}
+
+/// What a panicking thread said, for people.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+        (Some(s), _) => (*s).to_owned(),
+        (_, Some(s)) => s.clone(),
+        _ => "a panic without a message".to_owned(),
+    }
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -75,9 +92,25 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
         None => TenantMap::default(),
     };
+    if !(a.load_factor.is_finite() && (0.01..=1000.0).contains(&a.load_factor)) {
+        anyhow::bail!("--load-factor: {} is not between 0.01 and 1000", a.load_factor);
+    }
+    // Find out now, not after minutes of simulation, that the report
+    // cannot be written.
+    if !a.no_report {
+        report::check_writable(&a.out).with_context(|| format!("cannot write the report to {}", a.out.display()))?;
+    }
     let opts = LoadOptions { skip_bad_rows: a.skip_bad_rows };
-    let scenario::Prepared { name, topo, workload: w } =
+    let scenario::Prepared { name, topo, workload: mut w, mut warnings } =
         scenario::prepare(&a.workload, a.cluster.as_deref(), a.spares, &mut site, &map, &opts)?;
+    warnings.extend(scenario::fit_site(&mut site, &topo, a.site.is_none()));
+    if a.load_factor != 1.0 {
+        w.compress(a.load_factor);
+        w.name = format!("{} at load factor {}", w.name, a.load_factor);
+    }
+    for warning in &warnings {
+        eprintln!("agora: warning: {warning}");
+    }
     if w.jobs.is_empty() {
         anyhow::bail!("workload {name} has no accelerator jobs");
     }
@@ -100,12 +133,15 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         x => anyhow::bail!("--checkpoints: `{x}` is not young-daly, as-given or off"),
     };
     if !a.json {
-        eprintln!("{}", topo.summary());
+        let spares = site.scheduler.spares_per_block;
+        eprintln!("{}; {} hot spare node{} per block", topo.summary(), spares, if spares == 1 { "" } else { "s" });
         eprintln!(
-            "workload {name}: {} jobs{}{}; policies {}",
+            "workload {name}: {} jobs{}; policies {}",
             agora_core::thousands(w.jobs.len() as u64),
-            if w.cpu_only > 0 { format!(" ({} CPU-only left out)", w.cpu_only) } else { String::new() },
-            if w.skipped > 0 { format!(" ({} malformed rows skipped)", w.skipped) } else { String::new() },
+            match w.skipped.describe() {
+                d if d.is_empty() => String::new(),
+                d => format!(" ({d})"),
+            },
             policies.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
         );
     }
@@ -113,7 +149,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         seed: a.seed,
         failures,
         checkpoints,
-        cycle_interval: a.cycle_interval.max(1),
+        cycle_interval: a.cycle_interval,
         progress: !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         ..SimConfig::default()
     };
@@ -121,7 +157,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(policies.len()).max(1);
     let mut results: Vec<Option<RunResult>> = (0..policies.len()).map(|_| None).collect();
     for chunk in (0..policies.len()).collect::<Vec<_>>().chunks(threads) {
-        let done: Vec<(usize, RunResult)> = std::thread::scope(|s| {
+        let done: Vec<Result<(usize, RunResult), (usize, String)>> = std::thread::scope(|s| {
             let handles: Vec<_> = chunk
                 .iter()
                 .map(|&i| {
@@ -136,32 +172,38 @@ pub fn run(a: Args) -> anyhow::Result<()> {
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().expect("simulation thread")).collect()
+            handles.into_iter().zip(chunk).map(|(h, &i)| h.join().map_err(|e| (i, panic_message(&*e)))).collect()
         });
-        for (i, r) in done {
-            results[i] = Some(r);
+        for outcome in done {
+            match outcome {
+                Ok((i, r)) => results[i] = Some(r),
+                Err((i, msg)) => anyhow::bail!(
+                    "the simulation of policy {} failed: {msg} (a bug: please report it)",
+                    policies[i].name()
+                ),
+            }
         }
     }
+    let site_name = a.site.as_ref().map_or(String::new(), |p| p.display().to_string());
     let runs: Vec<(RunResult, metrics::Summary)> = results
         .into_iter()
         .flatten()
-        .map(|r| {
+        .map(|mut r| {
+            r.site = site_name.clone();
             let s = metrics::summarize(&r);
             (r, s)
         })
         .collect();
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report::json(&runs))?);
+        outln!("{}", serde_json::to_string_pretty(&report::json(&runs))?);
     } else {
-        println!("{}", report::terminal(&runs));
+        outln!("{}", report::terminal(&runs));
     }
     if !a.no_report {
-        let paths = report::write_all(&a.out, &runs)
+        let paths = report::write_all(&a.out, &runs, a.csv)
             .with_context(|| format!("cannot write the report to {}", a.out.display()))?;
-        if !a.json {
-            for p in paths {
-                eprintln!("wrote {}", p.display());
-            }
+        for p in paths {
+            eprintln!("wrote {}", p.display());
         }
     }
     Ok(())

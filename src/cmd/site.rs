@@ -21,7 +21,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         if let Some(l) = tenant.lend_limit {
             extra.push(format!("lend ≤ {l}"));
         }
-        println!(
+        outln!(
             "{:indent$}{} ({}, weight {}){}",
             "",
             tenant.name,
@@ -31,6 +31,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             indent = 2 * (tenant.depth - 1)
         );
     }
-    println!("{} projects; scheduler: {:?}", e.leaves().count(), site.scheduler);
+    outln!("{} projects", e.leaves().count());
+    outln!("scheduler:");
+    for (key, value) in agora_config::scheduler_settings(&site.scheduler) {
+        outln!("  {key} = {value}");
+    }
     Ok(())
 }

@@ -21,7 +21,10 @@ mod site;
 
 pub use cluster::{cluster, load_cluster, parse_cluster, MAX_NODES};
 pub use presets::{preset, PRESETS};
-pub use site::{default_site, load_site, parse_duration, parse_site, SiteConfig, GIGAFACTORY_SITE};
+pub use site::{
+    default_site, format_duration, load_site, parse_duration, parse_site, scheduler_settings, SiteConfig,
+    GIGAFACTORY_SITE,
+};
 
 use std::ops::RangeInclusive;
 use std::path::Path;

@@ -139,6 +139,56 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
     Ok(total)
 }
 
+/// Seconds written as `parse_duration` reads them: "7d", "5m", "1h30m", "0s".
+pub fn format_duration(secs: u64) -> String {
+    if secs == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    let mut rest = secs;
+    for (unit, name) in [(86_400, 'd'), (3_600, 'h'), (60, 'm'), (1, 's')] {
+        if rest >= unit {
+            out += &format!("{}{name}", rest / unit);
+            rest %= unit;
+        }
+    }
+    out
+}
+
+/// The scheduler settings as `key = value` lines in the site file's own
+/// terms (what `[scheduler]` would say to get them).
+pub fn scheduler_settings(c: &Config) -> Vec<(&'static str, String)> {
+    let q = |s: &str| format!("\"{s}\"");
+    let mut v =
+        vec![("spares_per_block", c.spares_per_block.to_string()), ("half_life", q(&format_duration(c.half_life)))];
+    if let Some(w) = c.alloc_weight {
+        v.push(("alloc_weight", format!("{w}")));
+    }
+    match c.ordering {
+        Ordering::FairShare => v.push(("ordering", q("fair-share"))),
+        Ordering::Fifo => v.push(("ordering", q("fifo"))),
+        Ordering::ShortestRemaining => v.push(("ordering", q("shortest-remaining"))),
+        Ordering::Las { threshold } => {
+            v.push(("ordering", q("las")));
+            v.push(("las_threshold", format!("{threshold}")));
+        }
+    }
+    match c.backfill {
+        Backfill::Strict => v.push(("backfill", q("strict"))),
+        Backfill::Greedy => v.push(("backfill", q("greedy"))),
+        Backfill::Easy => v.push(("backfill", q("easy"))),
+        Backfill::Conservative(n) => {
+            v.push(("backfill", q("conservative")));
+            v.push(("conservative_depth", n.to_string()));
+        }
+    }
+    v.push(("max_backfill_scan", c.max_backfill_scan.to_string()));
+    v.push(("preemption", c.preemption.to_string()));
+    v.push(("preemption_grace", q(&format_duration(c.preemption_grace))));
+    v.push(("max_preemptions_per_cycle", c.max_preemptions_per_cycle.to_string()));
+    v
+}
+
 fn scheduler(s: SchedulerFile, origin: &str) -> Result<Config, ConfigError> {
     let fail = |field: &str, reason: String| invalid(origin, format!("scheduler.{field}"), reason);
     // Counts fit in u32: the core's are u32 or usize, and no sane limit needs more.
@@ -535,5 +585,20 @@ invalid type: string \"3\", expected f64",
         assert!(e.get(e.lookup("eu/startups-sme").unwrap()).floor.is_some());
         assert_eq!(e.get(ROOT).children.len(), count("funder"));
         assert_eq!(site.scheduler.spares_per_block, 1);
+    }
+
+    #[test]
+    fn scheduler_settings_read_back_as_the_same_config() {
+        for secs in [0, 1, 59, 60, 90, 3_600, 5_400, 86_400, 7 * 86_400, 86_400 + 61] {
+            assert_eq!(parse_duration(&format_duration(secs)), Ok(secs), "{secs}");
+        }
+        assert_eq!(format_duration(5_400), "1h30m");
+        let site = default_site();
+        let lines: Vec<String> =
+            super::scheduler_settings(&site.scheduler).iter().map(|(k, v)| format!("{k} = {v}")).collect();
+        let text = format!("[scheduler]\n{}\n[[tenants]]\nname = \"f\"\n", lines.join("\n"));
+        assert!(text.contains("half_life = \"7d\"") && text.contains("backfill = \"easy\""), "{text}");
+        let again = parse_site(&text, "again.toml").unwrap();
+        assert_eq!(format!("{:?}", again.scheduler), format!("{:?}", site.scheduler));
     }
 }

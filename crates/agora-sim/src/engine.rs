@@ -8,11 +8,23 @@
 //! workload's: the same inputs and seed give the same run, decision for
 //! decision. Scheduling cycles follow events but at most one per
 //! `cycle_interval` of virtual time (as a real control loop batches them).
+//!
+//! Time limits are enforced: a run that would need more than the job's
+//! limit is ended at the limit and the job counts as timed out (a requeued
+//! or resumed run gets its full limit again, as under Slurm).
+//!
+//! Failures are drawn for every accelerator, but only while some job runs
+//! or waits: across an idle gap (nothing running, nothing queued) they can
+//! matter to no job, so the next failure is drawn afresh from the next
+//! arrival (the process is memoryless). A run therefore costs in proportion
+//! to busy time, not to the span of its submit times.
 
 use crate::failures::{daly_interval, gang_mtbf, Cause, FailureModel, LLAMA3_ACCELS_PER_NODE};
 use crate::record::{JobRecord, Programme, RunResult, Sample};
+use crate::trace::Skipped;
 use crate::workload::{SimJob, Workload};
 use agora_core::rng::Rng;
+use agora_core::sched::MAX_DURATION;
 use agora_core::{
     Checkpointing, Config, Decision, Entitlements, Event, JobId, JobSpec, NodeId, Scheduler, Secs, TenantId, Time,
     Topology,
@@ -90,11 +102,24 @@ struct Live {
     accels: u32,
     first_start: Option<Time>,
     end: Option<Time>,
-    overhead: Secs,
+    /// Restart (checkpoint loading) and checkpoint-writing seconds.
+    restart_s: Secs,
+    checkpoint_s: Secs,
+    /// Seconds between a preemption decision and the end of its grace period.
+    grace_s: Secs,
+    grace_from: Option<Time>,
+    /// Seconds running, over all runs.
+    ran_s: Secs,
+    /// The time limit of each run.
+    limit: Secs,
+    /// The current run ends at its limit, not with the work done.
+    run_times_out: bool,
+    timed_out: bool,
     lost: Secs,
     restarts: u32,
     preemptions: u32,
     replacements: u32,
+    /// Refused by the scheduler at submission.
     rejected: bool,
 }
 
@@ -115,7 +140,12 @@ struct Sim<'a> {
     used: u64,
     queued_accels: u64,
     sched_time: std::time::Duration,
+    /// The thread's CPU clock when the run began.
+    cpu0: std::time::Duration,
+    spare_accels: u64,
     failures: u64,
+    /// The workload's skipped rows plus the jobs the scheduler refused.
+    refused: Skipped,
     done: usize,
     samples: Vec<Sample>,
     programmes: Vec<TenantId>,
@@ -175,7 +205,10 @@ pub fn run(
         used: 0,
         queued_accels: 0,
         sched_time: std::time::Duration::ZERO,
+        cpu0: crate::clock::thread_cpu(),
+        spare_accels: 0,
         failures: 0,
+        refused: w.skipped,
         done: 0,
         samples: Vec::new(),
         prog_of: w.jobs.iter().map(|j| programme_index(ents, &programmes, j.tenant)).collect(),
@@ -190,9 +223,10 @@ pub fn run(
             .collect(),
         programmes,
     };
+    sim.spare_accels = topo.total_accels().saturating_sub(sim.sched.capacity());
     sim.push(start, Ev::Sample);
     if cfg.failures.scale > 0.0 {
-        sim.schedule_failure();
+        sim.schedule_failure(start);
     }
     sim.main_loop(sample_every, wall);
     sim.finish(topo, ents, policy, sample_every, start, wall)
@@ -219,12 +253,14 @@ impl Sim<'_> {
     /// Failures strike accelerators at Llama 3's per-accelerator rate (the
     /// model's node MTBF is for its 8-GPU nodes), so a node fails in
     /// proportion to the accelerators it carries.
-    fn schedule_failure(&mut self) {
+    fn schedule_failure(&mut self, from: Time) {
         let accels = *self.accel_prefix.last().unwrap_or(&0);
         // With one "unit" per accelerator the model's rate is per 8-GPU node:
         // stretching its exponential gap by 8 gives the per-accelerator rate.
         let (dt, cause, unit) = self.cfg.failures.next_failure(&mut self.rng, accels);
-        let t = self.now + (dt * LLAMA3_ACCELS_PER_NODE as f64).ceil().max(1.0) as Time;
+        // Bounded so that a vanishing failure rate cannot overflow time.
+        let gap = (dt * LLAMA3_ACCELS_PER_NODE as f64).ceil().clamp(1.0, MAX_DURATION as f64) as Time;
+        let t = from.saturating_add(gap);
         let node = self.accel_prefix.partition_point(|&end| end <= unit) as u32;
         let cause = Cause::ALL.iter().position(|c| *c == cause).unwrap_or(0) as u8;
         self.push(t, Ev::Fail { cause, node });
@@ -256,6 +292,15 @@ impl Sim<'_> {
         loop {
             let ta = self.w.jobs.get(next_arrival).map(|j| j.submit);
             let te = self.heap.peek().map(|Reverse((t, _, _))| *t);
+            // Idle until the next arrival: failures before it can hit no
+            // job, so draw the next one from the arrival instead.
+            if let (Some(a), Some(&Reverse((et, _, Ev::Fail { .. })))) = (ta, self.heap.peek()) {
+                if et < a && self.sched.running_count() == 0 && self.sched.pending_count() == 0 {
+                    self.heap.pop();
+                    self.schedule_failure(a);
+                    continue;
+                }
+            }
             let t = match (ta, te) {
                 (Some(a), Some(e)) => a.min(e),
                 (Some(a), None) => a,
@@ -313,14 +358,23 @@ impl Sim<'_> {
     fn arrive(&mut self, i: usize) {
         let j = &self.w.jobs[i];
         let spec = self.spec(i, j);
-        if self.handle(Event::Submit(spec)) {
+        self.live[i].limit = spec.time_limit;
+        if self.handle(Event::Submit(spec.clone())) {
             self.queued_accels += j.accels as u64;
             self.queued_by_programme[self.prog_of[i]] += j.accels as u64;
             self.dirty = true;
         } else {
-            // Cannot run on this cluster (too big, or an unknown type).
+            // Cannot run on this cluster (too big, or an unknown type), or
+            // asks for a limit the core refuses.
             self.live[i].rejected = true;
             self.done += 1;
+            let limit =
+                [Some(spec.time_limit), spec.estimate, Some(j.work)].into_iter().flatten().any(|s| s > MAX_DURATION);
+            if limit {
+                self.refused.absurd_limit += 1;
+            } else {
+                self.refused.too_big += 1;
+            }
         }
     }
 
@@ -328,6 +382,8 @@ impl Sim<'_> {
         let ck = self.specs[i];
         let exact = self.cfg.exact_estimates;
         let need = self.wall_need(i, 0, false);
+        // The oracle's limit is exact, with room for one restart.
+        let restart = if ck.interval > 0 { ck.restart } else { 0 };
         JobSpec {
             id: JobId(i as u64),
             tenant: j.tenant,
@@ -337,7 +393,7 @@ impl Sim<'_> {
             constraint: j.constraint,
             accel_type: j.accel_type,
             class: j.class,
-            time_limit: if exact { need } else { j.time_limit.max(need) },
+            time_limit: if exact { need.saturating_add(restart) } else { j.time_limit },
             estimate: exact.then_some(need),
             checkpoint: (ck.interval > 0).then_some(ck),
         }
@@ -354,14 +410,31 @@ impl Sim<'_> {
         restart + left + writes * ck.cost
     }
 
-    /// Overhead (restart + checkpoint writes) spent by the current run so far.
-    fn run_overhead(&self, i: usize) -> Secs {
-        let l = &self.live[i];
+    /// Closes the books of job `i`'s current run at `now`: the seconds it
+    /// ran, spent restarting and writing checkpoints.
+    fn end_run(&mut self, i: usize) {
         let ck = self.specs[i];
+        let l = &mut self.live[i];
         let elapsed = self.now.saturating_sub(l.run_start);
         let restart = elapsed.min(l.run_restart);
         let writes = if ck.interval > 0 { (elapsed - restart) / (ck.interval + ck.cost) } else { 0 };
-        restart + writes * ck.cost
+        l.ran_s += elapsed;
+        l.restart_s += restart;
+        l.checkpoint_s += writes * ck.cost;
+    }
+
+    /// Starts a run of job `i` at `now` that needs `need` seconds; it ends
+    /// at the job's limit if that comes first.
+    fn start_run(&mut self, i: usize, need: Secs, restart: Secs) {
+        let now = self.now;
+        let l = &mut self.live[i];
+        l.run += 1;
+        l.run_start = now;
+        l.run_restart = restart;
+        l.run_times_out = need > l.limit;
+        let run = l.run;
+        let until = now.saturating_add(need.min(l.limit));
+        self.push(until, Ev::End { job: i as u32, run });
     }
 
     fn event(&mut self, ev: Ev, sample_every: Secs) {
@@ -371,8 +444,8 @@ impl Sim<'_> {
                 if self.live[i].run != run || !self.live[i].running {
                     return;
                 }
-                // Completed: the run did all its work.
-                let spent = self.run_overhead(i);
+                // Completed, or stopped at its time limit.
+                self.end_run(i);
                 if let Some(v) = self.sched.job(JobId(i as u64)) {
                     let p = v.progress;
                     let l = &mut self.live[i];
@@ -382,7 +455,7 @@ impl Sim<'_> {
                     l.replacements = p.node_replacements;
                 }
                 let l = &mut self.live[i];
-                l.overhead += spent;
+                l.timed_out = l.run_times_out;
                 l.running = false;
                 l.end = Some(self.now);
                 self.used -= l.accels as u64;
@@ -410,7 +483,7 @@ impl Sim<'_> {
                         self.dirty = true;
                     }
                 }
-                self.schedule_failure();
+                self.schedule_failure(self.now);
             }
             Ev::Repair(n) => {
                 self.handle(Event::NodeRepaired(NodeId(n)));
@@ -431,7 +504,7 @@ impl Sim<'_> {
 
     fn cycle(&mut self) {
         self.dirty = false;
-        self.next_cycle = self.now + self.cfg.cycle_interval;
+        self.next_cycle = self.now.saturating_add(self.cfg.cycle_interval);
         self.handle(Event::Tick);
         self.apply_decisions();
     }
@@ -447,40 +520,34 @@ impl Sim<'_> {
                     let ck = self.specs[i];
                     let now = self.now;
                     let l = &mut self.live[i];
-                    l.run += 1;
                     l.running = true;
-                    l.run_start = now;
-                    l.run_restart = if resuming && ck.interval > 0 { ck.restart } else { 0 };
                     l.accels = accels;
                     l.first_start.get_or_insert(now);
-                    let run = l.run;
                     self.used += accels as u64;
                     self.queued_accels -= self.w.jobs[i].accels as u64;
                     self.queued_by_programme[self.prog_of[i]] -= self.w.jobs[i].accels as u64;
-                    self.push(now + need, Ev::End { job: i as u32, run });
+                    self.start_run(i, need, if resuming && ck.interval > 0 { ck.restart } else { 0 });
                 }
-                Decision::Preempt { grace_until, .. } => {
+                Decision::Preempt { job, grace_until, .. } => {
+                    let now = self.now;
+                    self.live[job.0 as usize].grace_from.get_or_insert(now);
                     self.push(grace_until, Ev::Tick);
                 }
                 Decision::ReplaceNode { job, resume_from, .. } => {
                     let i = job.0 as usize;
-                    let spent = self.run_overhead(i);
+                    self.end_run(i);
                     let need = self.wall_need(i, resume_from, true);
                     let ck = self.specs[i];
-                    let now = self.now;
-                    let l = &mut self.live[i];
-                    l.overhead += spent;
-                    l.run += 1;
-                    l.run_start = now;
-                    l.run_restart = if ck.interval > 0 { ck.restart } else { 0 };
-                    let run = l.run;
-                    self.push(now + need, Ev::End { job: i as u32, run });
+                    self.start_run(i, need, if ck.interval > 0 { ck.restart } else { 0 });
                 }
                 Decision::Requeue { job, lost, .. } => {
                     let i = job.0 as usize;
-                    let spent = self.run_overhead(i);
+                    self.end_run(i);
+                    let now = self.now;
                     let l = &mut self.live[i];
-                    l.overhead += spent;
+                    if let Some(from) = l.grace_from.take() {
+                        l.grace_s += now.saturating_sub(from);
+                    }
                     l.lost = lost;
                     l.run += 1;
                     l.running = false;
@@ -542,7 +609,11 @@ impl Sim<'_> {
                 end: l.end,
                 work: j.work,
                 lost: l.lost,
-                overhead: l.overhead,
+                restart_s: l.restart_s,
+                checkpoint_s: l.checkpoint_s,
+                grace_s: l.grace_s,
+                ran_s: l.ran_s,
+                timed_out: l.timed_out,
                 restarts: l.restarts,
                 preemptions: l.preemptions,
                 node_replacements: l.replacements,
@@ -551,6 +622,7 @@ impl Sim<'_> {
             .collect();
         RunResult {
             policy: policy.into(),
+            site: String::new(),
             workload: self.w.name.clone(),
             cluster: topo.name.clone(),
             seed: self.cfg.seed,
@@ -562,9 +634,13 @@ impl Sim<'_> {
             start,
             horizon: self.now,
             stats: self.sched.stats().clone(),
-            rejected: self.live.iter().filter(|l| l.rejected).count(),
+            skipped: self.refused,
+            rows: self.w.rows.max(self.w.jobs.len() + self.w.skipped.total()),
             failures: self.failures,
-            sched_cpu: self.sched_time,
+            sched_wall: self.sched_time,
+            cpu: crate::clock::thread_cpu().saturating_sub(self.cpu0),
+            spare_accels: self.spare_accels,
+            tenants_by_job_id: self.w.by_job_id,
             wall: wall.elapsed(),
         }
     }

@@ -21,6 +21,9 @@ pub const SHARE_WINDOWS: u64 = 24;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Dist {
     pub n: usize,
+    /// Values that are lower bounds (waits of jobs never started by the
+    /// end of the run, counted up to the end).
+    pub censored: usize,
     pub mean: f64,
     pub p50: Secs,
     pub p99: Secs,
@@ -36,7 +39,7 @@ pub struct Group {
     pub offered_accel_s: f64,
     /// Over completed jobs.
     pub jct: Dist,
-    /// Over started jobs.
+    /// Over all jobs; those never started count up to the end (censored).
     pub wait: Dist,
 }
 
@@ -61,13 +64,30 @@ pub struct Summary {
     pub jobs: usize,
     pub started: usize,
     pub completed: usize,
-    /// ∫used dt / ∫capacity dt.
+    /// Jobs stopped at their time limit with work left.
+    pub timed_out: usize,
+    /// The accelerator-seconds the site delivered (∫used dt over the whole
+    /// run: the work offered in the window, whenever it ran) over all
+    /// accelerators, spares included, × the offered window (first to last
+    /// arrival), at most 1. A tail of long jobs after the last arrival does
+    /// not dilute it; it reaches the offered load when all work is served.
     pub utilization: f64,
-    /// Offered accelerator-seconds / ∫capacity dt, at most 1.
+    /// ∫used dt within the offered window only, over the same capacity:
+    /// lower than `utilization` when the run is short against its jobs
+    /// (the site fills up from empty).
+    pub busy_in_window: f64,
+    /// The offered load: accelerator-seconds asked for by the jobs, over
+    /// all accelerators × the offered window. Utilization cannot exceed it
+    /// for long; it is a property of the workload, not of the run (it may
+    /// exceed 1: an overloaded site).
     pub utilization_bound: f64,
-    /// Useful accelerator-seconds (completed work) over available ones; the
-    /// bound above bounds this (utilization also counts lost work and
-    /// checkpoint/restart overheads).
+    /// Hot spares as a fraction of all accelerators (never usable by jobs).
+    pub spare_fraction: f64,
+    /// ∫used dt / ∫schedulable dt over the whole run (spares and down
+    /// nodes excluded): how busy the usable part of the site was.
+    pub utilization_schedulable: f64,
+    /// Useful accelerator-seconds (work of completed jobs) over all
+    /// accelerators × the whole run.
     pub goodput: f64,
     pub jct: Dist,
     pub wait: Dist,
@@ -95,19 +115,67 @@ pub struct Summary {
     /// Σ restarts over job records.
     pub restarts: u64,
     pub failures: u64,
-    /// Σaccels·work / Σaccels·(work+lost+overhead) over completed jobs.
+    /// Σaccels·work / Σaccels·span over completed jobs, span = first start
+    /// to completion (see `JobRecord::ettr`).
     pub ettr: f64,
+    /// Where the rest of the span went, as fractions of Σaccels·span:
+    /// lost work, restart, checkpoint writing, grace periods, waiting for
+    /// a new allocation, and what is left (rounding). ETTR plus these is 1.
+    pub ettr_loss: EttrLoss,
     /// Mean and 10th percentile of the per-job ETTR of completed jobs.
     pub ettr_job_mean: f64,
     pub ettr_job_p10: f64,
-    pub sched_cpu_s: f64,
+    /// Wall time spent inside the scheduler (`Instant`, not CPU time).
+    pub sched_wall_s: f64,
+    /// CPU time of the whole simulation run (its thread).
+    pub sim_cpu_s: f64,
     pub sim_wall_s: f64,
+}
+
+/// The ETTR breakdown, term by term (fractions of accelerator-weighted span).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EttrLoss {
+    pub lost_work: f64,
+    pub restart: f64,
+    pub checkpoint: f64,
+    pub grace: f64,
+    pub requeued_wait: f64,
+    pub other: f64,
+}
+
+impl EttrLoss {
+    /// (JSON key, words, value).
+    pub fn terms(&self) -> [(&'static str, &'static str, f64); 6] {
+        [
+            ("lost_work", "lost work", self.lost_work),
+            ("restart", "restart overhead", self.restart),
+            ("checkpoint", "checkpoint overhead", self.checkpoint),
+            ("grace", "grace-period idle", self.grace),
+            ("requeued_wait", "waiting for reallocation", self.requeued_wait),
+            ("other", "other", self.other),
+        ]
+    }
+}
+
+/// The offered window: first to last arrival; the whole run if all jobs
+/// arrive at once.
+pub fn offered_window(r: &RunResult) -> (Time, Time) {
+    let first = r.jobs.iter().map(|j| j.submit).min().unwrap_or(r.start);
+    let last = r.jobs.iter().map(|j| j.submit).max().unwrap_or(r.horizon);
+    if last > first {
+        (first, last)
+    } else {
+        (r.start, r.horizon)
+    }
 }
 
 pub fn summarize(r: &RunResult) -> Summary {
     let np = r.programmes.len();
     let capacity_s = integral(r, |s| s.capacity);
     let offered: f64 = r.jobs.iter().map(offered_accel_s).sum();
+    let (w0, w1) = offered_window(r);
+    let window_s = r.total_accels as f64 * (w1 - w0) as f64;
+    let run_s = r.total_accels as f64 * r.horizon.saturating_sub(r.start) as f64;
 
     let mut by_programme: Vec<Vec<&JobRecord>> = vec![Vec::new(); np];
     let mut by_size: Vec<Vec<&JobRecord>> = vec![Vec::new(); SIZE_CLASSES.len()];
@@ -120,10 +188,10 @@ pub fn summarize(r: &RunResult) -> Summary {
     let group = |name: &str, jobs: &[&JobRecord]| Group {
         name: name.to_string(),
         jobs: jobs.len(),
-        completed: jobs.iter().filter(|j| j.end.is_some()).count(),
+        completed: jobs.iter().filter(|j| j.completed()).count(),
         offered_accel_s: jobs.iter().map(|j| offered_accel_s(j)).sum(),
         jct: dist(jobs.iter().filter_map(|j| j.jct()).collect()),
-        wait: dist(jobs.iter().filter_map(|j| j.wait()).collect()),
+        wait: waits(r, jobs.iter().copied()),
     };
 
     let share_windows = share_windows(r);
@@ -141,10 +209,24 @@ pub fn summarize(r: &RunResult) -> Summary {
     let entitled_share = fair_shares(r, &held, &queued, &demand);
     let jain_index = jain(&delivered_share, &entitled_share);
 
-    let done: Vec<&JobRecord> = r.jobs.iter().filter(|j| j.end.is_some()).collect();
+    let done: Vec<&JobRecord> = r.jobs.iter().filter(|j| j.completed()).collect();
     // Accelerator-weighted: a 16,384-wide run's lost hour is 16,384 hours.
-    let work: u128 = done.iter().map(|j| u128::from(j.accels) * u128::from(j.work)).sum();
-    let held_s: u128 = done.iter().map(|j| u128::from(j.accels) * u128::from(j.work + j.lost + j.overhead)).sum();
+    let weighted = |f: &dyn Fn(&JobRecord) -> Secs| -> f64 {
+        done.iter().map(|j| u128::from(j.accels) * u128::from(f(j))).sum::<u128>() as f64
+    };
+    let work = weighted(&|j| j.work.min(j.span().unwrap_or(0)));
+    let span = weighted(&|j| j.span().unwrap_or(0));
+    let term = |f: &dyn Fn(&JobRecord) -> Secs| ratio(weighted(f), span);
+    let mut ettr_loss = EttrLoss {
+        lost_work: term(&|j| j.lost),
+        restart: term(&|j| j.restart_s),
+        checkpoint: term(&|j| j.checkpoint_s),
+        grace: term(&|j| j.grace_s),
+        requeued_wait: term(&JobRecord::requeued_wait),
+        other: 0.0,
+    };
+    let accounted: f64 = ettr_loss.terms().iter().map(|t| t.2).sum();
+    ettr_loss.other = (1.0 - ratio(work, span) - accounted).max(0.0) * f64::from(u8::from(span > 0.0));
     let mut ettrs: Vec<f64> = done.iter().filter_map(|j| j.ettr()).collect();
     ettrs.sort_unstable_by(f64::total_cmp);
 
@@ -152,11 +234,15 @@ pub fn summarize(r: &RunResult) -> Summary {
         jobs: r.jobs.len(),
         started: r.jobs.iter().filter(|j| j.first_start.is_some()).count(),
         completed: done.len(),
-        utilization: ratio(integral(r, |s| s.used) as f64, capacity_s as f64),
-        utilization_bound: ratio(offered, capacity_s as f64).min(1.0),
-        goodput: ratio(done.iter().map(|j| offered_accel_s(j)).sum::<f64>(), capacity_s as f64),
+        timed_out: r.jobs.iter().filter(|j| j.timed_out).count(),
+        utilization: ratio(integral(r, |s| s.used) as f64, window_s).min(1.0),
+        busy_in_window: ratio(integral_over(r, w0, w1, |s| s.used) as f64, window_s),
+        utilization_bound: ratio(offered, window_s),
+        spare_fraction: ratio(r.spare_accels as f64, r.total_accels as f64),
+        utilization_schedulable: ratio(integral(r, |s| s.used) as f64, capacity_s as f64),
+        goodput: ratio(done.iter().map(|j| offered_accel_s(j)).sum::<f64>(), run_s),
         jct: dist(r.jobs.iter().filter_map(JobRecord::jct).collect()),
-        wait: dist(r.jobs.iter().filter_map(JobRecord::wait).collect()),
+        wait: waits(r, r.jobs.iter()),
         by_programme: r.programmes.iter().zip(&by_programme).map(|(p, js)| group(&p.name, js)).collect(),
         by_size: SIZE_CLASSES.iter().zip(&by_size).map(|((_, _, n), js)| group(n, js)).collect(),
         share_windows,
@@ -170,10 +256,12 @@ pub fn summarize(r: &RunResult) -> Summary {
         node_replacements: r.stats.replacements,
         restarts: r.jobs.iter().map(|j| u64::from(j.restarts)).sum(),
         failures: r.failures,
-        ettr: ratio(work as f64, held_s as f64),
+        ettr: ratio(work, span),
+        ettr_loss,
         ettr_job_mean: ratio(ettrs.iter().sum(), ettrs.len() as f64),
         ettr_job_p10: percentile(&ettrs, 10.0).unwrap_or(0.0),
-        sched_cpu_s: r.sched_cpu.as_secs_f64(),
+        sched_wall_s: r.sched_wall.as_secs_f64(),
+        sim_cpu_s: r.cpu.as_secs_f64(),
         sim_wall_s: r.wall.as_secs_f64(),
     }
 }
@@ -185,10 +273,24 @@ pub fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
     sorted.get(rank.clamp(1, n.max(1)) - 1).copied()
 }
 
+/// Waits of `jobs`, those never started counted up to the end of the run.
+fn waits<'a>(r: &RunResult, jobs: impl Iterator<Item = &'a JobRecord>) -> Dist {
+    let mut censored = 0;
+    let v = jobs
+        .map(|j| {
+            let (w, c) = j.wait_or_censored(r.horizon);
+            censored += usize::from(c);
+            w
+        })
+        .collect();
+    Dist { censored, ..dist(v) }
+}
+
 fn dist(mut v: Vec<Secs>) -> Dist {
     v.sort_unstable();
     Dist {
         n: v.len(),
+        censored: 0,
         mean: ratio(v.iter().map(|&x| x as f64).sum(), v.len() as f64),
         p50: percentile(&v, 50.0).unwrap_or(0),
         p99: percentile(&v, 99.0).unwrap_or(0),
@@ -215,6 +317,16 @@ pub(crate) fn steps(r: &RunResult) -> impl Iterator<Item = (&Sample, Secs)> {
 
 fn integral(r: &RunResult, f: impl Fn(&Sample) -> u64) -> u128 {
     steps(r).map(|(s, dt)| u128::from(f(s)) * u128::from(dt)).sum()
+}
+
+/// ∫f dt over `[a, b)` only.
+fn integral_over(r: &RunResult, a: Time, b: Time, f: impl Fn(&Sample) -> u64) -> u128 {
+    steps(r)
+        .map(|(s, dt)| {
+            let (lo, hi) = (s.t.max(a), (s.t + dt).min(b));
+            u128::from(f(s)) * u128::from(hi.saturating_sub(lo))
+        })
+        .sum()
 }
 
 fn held_per_programme(r: &RunResult, field: impl Fn(&Sample) -> &Vec<u64>) -> Vec<u128> {
@@ -382,6 +494,7 @@ pub(crate) mod tests {
     pub(crate) fn run(programmes: &[(&str, f64)]) -> RunResult {
         RunResult {
             policy: "agora".into(),
+            site: String::new(),
             workload: "test".into(),
             cluster: "tiny".into(),
             seed: 7,
@@ -393,9 +506,13 @@ pub(crate) mod tests {
             start: 0,
             horizon: 0,
             stats: Default::default(),
-            rejected: 0,
+            skipped: Default::default(),
+            rows: 0,
             failures: 0,
-            sched_cpu: Duration::ZERO,
+            sched_wall: Duration::ZERO,
+            cpu: Duration::ZERO,
+            spare_accels: 0,
+            tenants_by_job_id: false,
             wall: Duration::ZERO,
         }
     }
@@ -418,7 +535,11 @@ pub(crate) mod tests {
             end: times.2,
             work,
             lost: 0,
-            overhead: 0,
+            restart_s: 0,
+            checkpoint_s: 0,
+            grace_s: 0,
+            ran_s: 0,
+            timed_out: false,
             restarts: 0,
             preemptions: 0,
             node_replacements: 0,
@@ -486,20 +607,38 @@ pub(crate) mod tests {
         // (the last sample holds until the horizon): 350 / 1000.
         let mut r = run(&[("a", 1.0)]);
         r.horizon = 100;
+        r.total_accels = 10;
         r.samples = vec![sample(0, 10, 5, 2, &[5]), sample(10, 10, 10, 0, &[10]), sample(40, 10, 0, 4, &[0])];
         r.jobs = vec![job(1, 0, 5, (0, Some(0), Some(100)), 60)];
         let s = summarize(&r);
         assert_eq!(s.utilization, 0.35);
         assert_eq!(s.utilization_bound, 0.3);
         assert_eq!(s.fragmentation, (2.0 * 10.0 + 4.0 * 60.0) / 1000.0);
-        // Offered more than the site could give: capped.
+        // Offered more than the site could give: the offered load says so.
         r.jobs[0].work = 1000;
-        assert_eq!(summarize(&r).utilization_bound, 1.0);
+        assert_eq!(summarize(&r).utilization_bound, 5.0);
+    }
+
+    #[test]
+    fn utilization_is_over_the_offered_window_against_all_accelerators() {
+        // 10 accelerators, 2 of them spares (capacity 8). Arrivals at 0 and
+        // 100; a long tail after the last arrival does not dilute the figure.
+        let mut r = run(&[("a", 1.0)]);
+        (r.total_accels, r.spare_accels, r.horizon) = (10, 2, 1000);
+        r.samples = vec![sample(0, 8, 8, 0, &[8]), sample(100, 8, 1, 0, &[1])];
+        r.jobs = vec![job(1, 0, 4, (0, Some(0), Some(1000)), 200), job(2, 0, 4, (100, Some(100), Some(200)), 100)];
+        let s = summarize(&r);
+        assert_eq!(s.busy_in_window, 800.0 / 1000.0);
+        assert_eq!(s.utilization, 1.0, "1,700 accelerator-seconds delivered for a window of 1,000");
+        assert_eq!(s.utilization_bound, (800.0 + 400.0) / 1000.0);
+        assert_eq!(s.spare_fraction, 0.2);
+        assert_eq!(s.utilization_schedulable, (800.0 + 900.0) / 8000.0);
     }
 
     #[test]
     fn time_distributions_overall_and_by_group() {
         let mut r = run(&[("a", 0.5), ("b", 0.5)]);
+        r.horizon = 1000;
         r.jobs = vec![
             job(1, 0, 1, (0, Some(10), Some(110)), 100),
             job(2, 0, 8, (0, Some(30), Some(330)), 300),
@@ -508,10 +647,11 @@ pub(crate) mod tests {
         ];
         let s = summarize(&r);
         assert_eq!((s.jobs, s.started, s.completed), (4, 3, 2));
-        assert_eq!(s.jct, Dist { n: 2, mean: 220.0, p50: 110, p99: 330 });
-        assert_eq!(s.wait, Dist { n: 3, mean: 40.0 / 3.0, p50: 10, p99: 30 });
-        assert_eq!(s.by_programme[0].wait, Dist { n: 2, mean: 20.0, p50: 10, p99: 30 });
-        assert_eq!(s.by_programme[1].wait, Dist { n: 1, mean: 0.0, p50: 0, p99: 0 });
+        assert_eq!(s.jct, Dist { n: 2, censored: 0, mean: 220.0, p50: 110, p99: 330 });
+        // The job never started waited at least until the end (censored).
+        assert_eq!(s.wait, Dist { n: 4, censored: 1, mean: 1035.0 / 4.0, p50: 10, p99: 995 });
+        assert_eq!(s.by_programme[0].wait, Dist { n: 2, censored: 0, mean: 20.0, p50: 10, p99: 30 });
+        assert_eq!(s.by_programme[1].wait, Dist { n: 2, censored: 1, mean: 497.5, p50: 0, p99: 995 });
         assert_eq!(s.by_programme[1].jct, Dist::default());
         let classes: Vec<(&str, usize)> = s.by_size.iter().map(|g| (g.name.as_str(), g.jobs)).collect();
         assert_eq!(classes, [("1", 1), ("2-8", 1), ("9-64", 1), ("65-512", 0), ("513-4k", 1), (">4k", 0)]);
@@ -577,15 +717,20 @@ pub(crate) mod tests {
     fn ettr_overall_and_per_job() {
         let mut r = run(&[("a", 1.0)]);
         let mut a = job(1, 0, 8, (0, Some(0), Some(100)), 60);
-        (a.lost, a.overhead) = (30, 10);
+        (a.lost, a.restart_s, a.ran_s) = (30, 10, 100);
         let b = job(2, 0, 8, (0, Some(0), Some(100)), 100);
         let mut unfinished = job(3, 0, 8, (0, Some(0), None), 50);
         unfinished.lost = 50;
         r.jobs = vec![a, b, unfinished];
         let s = summarize(&r);
         assert_eq!(s.ettr, 160.0 / 200.0);
+        assert_eq!((s.ettr_loss.lost_work, s.ettr_loss.restart, s.ettr_loss.other), (0.15, 0.05, 0.0));
         assert_eq!(s.ettr_job_mean, 0.8);
         assert_eq!(s.ettr_job_p10, 0.6);
+        // Timed out: not completed, no JCT, no ETTR.
+        r.jobs[1].timed_out = true;
+        let s = summarize(&r);
+        assert_eq!((s.completed, s.timed_out, s.jct.n, s.ettr), (1, 1, 1, 0.6));
     }
 
     #[test]

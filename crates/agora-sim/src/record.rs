@@ -2,6 +2,7 @@
 //! the site over time. Metrics and reports are computed from these alone,
 //! so every figure can be recomputed from the per-job CSV.
 
+use crate::trace::Skipped;
 use agora_core::{Secs, Stats, Time};
 use std::time::Duration;
 
@@ -23,14 +24,25 @@ pub struct JobRecord {
     pub accels: u32,
     pub submit: Time,
     pub first_start: Option<Time>,
-    /// Completion time (None if the run ended first).
+    /// When the job left the site: completed, or stopped at its time limit
+    /// (`timed_out`). None if the simulation ended first.
     pub end: Option<Time>,
+    /// Ended at its time limit with work left.
+    pub timed_out: bool,
     /// Useful work the job needed (seconds at full size).
     pub work: Secs,
     /// Work thrown away by failures and preemptions.
     pub lost: Secs,
-    /// Seconds spent writing checkpoints and restarting.
-    pub overhead: Secs,
+    /// Seconds spent loading checkpoints on restart.
+    pub restart_s: Secs,
+    /// Seconds spent writing checkpoints.
+    pub checkpoint_s: Secs,
+    /// Seconds between preemption decisions and the end of their grace
+    /// periods (the job holds its accelerators, its work is already saved
+    /// or lost).
+    pub grace_s: Secs,
+    /// Seconds running, over all runs.
+    pub ran_s: Secs,
     pub restarts: u32,
     pub preemptions: u32,
     pub node_replacements: u32,
@@ -42,13 +54,37 @@ impl JobRecord {
     pub fn wait(&self) -> Option<Secs> {
         self.first_start.map(|s| s - self.submit)
     }
+    /// Submit to completion; None unless the job completed.
     pub fn jct(&self) -> Option<Secs> {
-        self.end.map(|e| e - self.submit)
+        self.end.filter(|_| !self.timed_out).map(|e| e - self.submit)
     }
-    /// Effective training time ratio: useful work over time held.
+    pub fn completed(&self) -> bool {
+        self.end.is_some() && !self.timed_out
+    }
+    /// Wait until first start; a job never started by `horizon` has waited
+    /// at least until then (censored: `true`).
+    pub fn wait_or_censored(&self, horizon: Time) -> (Secs, bool) {
+        match self.first_start {
+            Some(s) => (s - self.submit, false),
+            None => (horizon.saturating_sub(self.submit), true),
+        }
+    }
+    /// Seconds from first start to completion: the time the job held or
+    /// waited for its allocation once it had started.
+    pub fn span(&self) -> Option<Secs> {
+        Some(self.end? - self.first_start?).filter(|_| !self.timed_out)
+    }
+    /// Effective training time ratio (Meta's Llama 3 paper, Kokolis et al.
+    /// 2024): productive time over the time from first start to completion,
+    /// which counts lost work, restarts, checkpoints, grace periods and
+    /// waiting for a new allocation. Completed jobs only.
     pub fn ettr(&self) -> Option<f64> {
-        let held = self.work + self.lost + self.overhead;
-        (self.end.is_some() && held > 0).then(|| self.work as f64 / held as f64)
+        let span = self.span()?;
+        (span > 0).then(|| (self.work as f64 / span as f64).min(1.0))
+    }
+    /// Waiting for a new allocation after the first start.
+    pub fn requeued_wait(&self) -> Secs {
+        self.span().unwrap_or(0).saturating_sub(self.ran_s)
     }
 }
 
@@ -80,6 +116,8 @@ pub struct Programme {
 #[derive(Clone, Debug)]
 pub struct RunResult {
     pub policy: String,
+    /// The site file the run used ("" for the embedded example).
+    pub site: String,
     pub workload: String,
     pub cluster: String,
     pub seed: u64,
@@ -93,13 +131,25 @@ pub struct RunResult {
     pub start: Time,
     pub horizon: Time,
     pub stats: Stats,
-    /// Jobs the scheduler refused at submission because they can never
-    /// run on this cluster (too big for any allowed domain, unknown type);
-    /// they have no record.
-    pub rejected: usize,
+    /// Rows of the input not simulated, by reason: the workload's skipped
+    /// rows plus the jobs the scheduler refused at submission (too big for
+    /// any allowed domain or of a type the cluster lacks; absurd limits).
+    /// They have no record.
+    pub skipped: Skipped,
+    /// Data rows of the input: `jobs.len()` + `skipped.total()`.
+    pub rows: usize,
     pub failures: u64,
-    /// CPU time spent inside the scheduler.
-    pub sched_cpu: Duration,
+    /// Wall time spent inside the scheduler (measured with `Instant`
+    /// around each call: reading a CPU clock per event would cost more than
+    /// many events).
+    pub sched_wall: Duration,
+    /// CPU time of the thread that ran the simulation.
+    pub cpu: Duration,
+    /// Accelerators held back as hot spares (part of `total_accels`).
+    pub spare_accels: u64,
+    /// Jobs were spread over tenants by job id (the trace names no group
+    /// or user): fairness figures are then artificial.
+    pub tenants_by_job_id: bool,
     /// Wall time of the whole run.
     pub wall: Duration,
 }

@@ -24,14 +24,20 @@ type Cell = fn(&RunResult, &Summary) -> String;
 const ROWS: &[(&str, Cell)] = &[
     ("jobs", |_, s| thousands(s.jobs as u64)),
     ("completed", |_, s| thousands(s.completed as u64)),
-    ("rejected (never fit)", |r, _| thousands(r.rejected as u64)),
-    ("utilization", |_, s| pct(s.utilization)),
-    ("goodput", |_, s| pct(s.goodput)),
-    ("  upper bound", |_, s| pct(s.utilization_bound)),
+    ("timed out at limit", |_, s| thousands(s.timed_out as u64)),
+    ("never started", |_, s| thousands(s.wait.censored as u64)),
+    ("skipped rows", |r, _| thousands(r.skipped.total() as u64)),
+    ("  bigger than machine", |r, _| thousands(r.skipped.too_big as u64)),
+    ("utilization (offered window)", |_, s| pct(s.utilization)),
+    ("  offered load", |_, s| pct(s.utilization_bound)),
+    ("  busy during window", |_, s| pct(s.busy_in_window)),
+    ("  hot spares", |_, s| pct(s.spare_fraction)),
+    ("  of schedulable, whole run", |_, s| pct(s.utilization_schedulable)),
+    ("goodput (whole run)", |_, s| pct(s.goodput)),
     ("JCT mean", |_, s| mean(&s.jct)),
     ("JCT p50", |_, s| pctl(&s.jct, s.jct.p50)),
     ("JCT p99", |_, s| pctl(&s.jct, s.jct.p99)),
-    ("wait mean", |_, s| mean(&s.wait)),
+    ("wait mean (censored incl.)", |_, s| mean(&s.wait)),
     ("wait p50", |_, s| pctl(&s.wait, s.wait.p50)),
     ("wait p99", |_, s| pctl(&s.wait, s.wait.p99)),
     ("Jain index", |_, s| format!("{:.3}", s.jain_index)),
@@ -41,26 +47,50 @@ const ROWS: &[(&str, Cell)] = &[
     ("restarts", |_, s| thousands(s.restarts)),
     ("failures", |_, s| thousands(s.failures)),
     ("ETTR", |_, s| pct(s.ettr)),
+    ("  lost work", |_, s| pct(s.ettr_loss.lost_work)),
+    ("  restart overhead", |_, s| pct(s.ettr_loss.restart)),
+    ("  checkpoint overhead", |_, s| pct(s.ettr_loss.checkpoint)),
+    ("  grace-period idle", |_, s| pct(s.ettr_loss.grace)),
+    ("  waiting for reallocation", |_, s| pct(s.ettr_loss.requeued_wait)),
     ("  per-job p10", |_, s| pct(s.ettr_job_p10)),
-    ("scheduler CPU", |_, s| seconds(s.sched_cpu_s)),
+    ("scheduler (wall)", |_, s| seconds(s.sched_wall_s)),
+    ("simulation CPU", |_, s| seconds(s.sim_cpu_s)),
     ("wall", |_, s| seconds(s.sim_wall_s)),
 ];
 
 pub fn terminal(results: &[Run]) -> String {
     let Some((r, _)) = results.first() else { return "no runs\n".to_string() };
-    let mut out = format!("{} on {}, seed {}\n\n{}", r.workload, r.cluster, r.seed, text_table(&comparison(results)));
+    let mut out = format!("{} on {}, seed {}\n", r.workload, r.cluster, r.seed);
+    let skipped = r.skipped.describe();
+    if !skipped.is_empty() {
+        let _ = writeln!(out, "input rows: {}; {skipped}", thousands(r.rows as u64));
+    }
+    let _ = write!(out, "\n{}", text_table(&comparison(results)));
     if let Some((r, s)) = focus(results) {
         let _ = write!(out, "\nper programme ({}):\n{}", r.policy, text_table(&programme_rows(r, s)));
     }
+    if r.tenants_by_job_id {
+        let _ = writeln!(out, "\nnote: {BY_JOB_ID}");
+    }
+    let verdict = verdict(results);
+    if !verdict.is_empty() {
+        let _ = writeln!(out, "\nin short: {verdict}");
+    }
     out
 }
+
+/// Said wherever fairness is shown for a trace without groups or users.
+const BY_JOB_ID: &str =
+    "this trace names no group or user, so its jobs were spread over the site's tenants by job id: \
+     the fairness figures (Jain index, share error, delivered shares) are artificial";
 
 /// The figures every group (a programme, a gang-size class) reports.
 fn group_json(g: &crate::metrics::Group) -> Value {
     json!({
         "jobs": g.jobs,
         "completed": g.completed,
-        "started": g.wait.n,
+        "started": g.wait.n - g.wait.censored,
+        "never_started": g.wait.censored,
         "wait_mean_s": g.wait.mean,
         "wait_p50_s": g.wait.p50,
         "wait_p99_s": g.wait.p99,
@@ -100,7 +130,7 @@ pub fn json(results: &[Run]) -> Value {
             .iter()
             .map(|w| json!({"start": w.start, "end": w.end, "delivered": w.delivered, "entitled": w.entitled}))
             .collect();
-        json!({
+        let mut v = json!({
             "policy": r.policy,
             "workload": r.workload,
             "cluster": r.cluster,
@@ -109,7 +139,6 @@ pub fn json(results: &[Run]) -> Value {
             "jobs": s.jobs,
             "started": s.started,
             "completed": s.completed,
-            "rejected": r.rejected,
             "utilization": s.utilization,
             "utilization_bound": s.utilization_bound,
             "goodput": s.goodput,
@@ -130,23 +159,57 @@ pub fn json(results: &[Run]) -> Value {
             "ettr": s.ettr,
             "ettr_job_mean": s.ettr_job_mean,
             "ettr_job_p10": s.ettr_job_p10,
-            "sched_cpu_s": s.sched_cpu_s,
+            "sched_wall_s": s.sched_wall_s,
             "sim_wall_s": s.sim_wall_s,
             "cycles": r.stats.cycles,
             "jobs_examined": r.stats.jobs_examined,
             "programmes": programmes,
             "size_classes": size_classes,
             "share_windows": windows,
-        })
+        });
+        let (w0, w1) = crate::metrics::offered_window(r);
+        let more = json!({
+            "rows": r.rows,
+            "skipped_rows": skipped_json(&r.skipped),
+            "timed_out": s.timed_out,
+            "never_started": s.wait.censored,
+            "offered_load": s.utilization_bound,
+            "offered_window": {"start": w0, "end": w1},
+            "spare_accels": r.spare_accels,
+            "spare_fraction": s.spare_fraction,
+            "utilization_schedulable": s.utilization_schedulable,
+            "busy_in_window": s.busy_in_window,
+            "ettr_loss": ettr_loss_json(&s.ettr_loss),
+            "sim_cpu_s": s.sim_cpu_s,
+            "version": env!("CARGO_PKG_VERSION"),
+        });
+        if let (Some(o), Value::Object(m)) = (v.as_object_mut(), more) {
+            o.extend(m);
+        }
+        v
     });
     Value::Array(runs.collect())
+}
+
+fn ettr_loss_json(l: &crate::metrics::EttrLoss) -> Value {
+    Value::Object(l.terms().iter().map(|(k, _, v)| (k.to_string(), json!(v))).collect())
+}
+
+/// `{"total": n, "malformed": n, ...}`: every reason, zeros included.
+fn skipped_json(s: &crate::trace::Skipped) -> Value {
+    let mut v = serde_json::Map::new();
+    v.insert("total".into(), json!(s.total()));
+    for (key, _, n) in s.entries() {
+        v.insert(key.into(), json!(n));
+    }
+    Value::Object(v)
 }
 
 /// One row per job; empty cells for what did not happen.
 pub fn jobs_csv(r: &RunResult, w: &mut impl Write) -> io::Result<()> {
     writeln!(
         w,
-        "id,programme,tenant,accels,submit,first_start,end,wait,jct,work,lost,overhead,\
+        "id,programme,tenant,accels,submit,first_start,end,timed_out,wait,jct,work,lost,restart,checkpoint,grace,ran,\
          restarts,preemptions,node_replacements,recorded_wait"
     )?;
     let opt = |v: Option<u64>| v.map(|x| x.to_string()).unwrap_or_default();
@@ -154,7 +217,7 @@ pub fn jobs_csv(r: &RunResult, w: &mut impl Write) -> io::Result<()> {
         let programme = r.programmes.get(j.programme).map_or("", |p| p.name.as_str());
         writeln!(
             w,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             j.id,
             csv(programme),
             csv(&j.tenant),
@@ -162,11 +225,15 @@ pub fn jobs_csv(r: &RunResult, w: &mut impl Write) -> io::Result<()> {
             j.submit,
             opt(j.first_start),
             opt(j.end),
+            u8::from(j.timed_out),
             opt(j.wait()),
             opt(j.jct()),
             j.work,
             j.lost,
-            j.overhead,
+            j.restart_s,
+            j.checkpoint_s,
+            j.grace_s,
+            j.ran_s,
             j.restarts,
             j.preemptions,
             j.node_replacements,
@@ -176,50 +243,160 @@ pub fn jobs_csv(r: &RunResult, w: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
+/// The run's context in one line: site, machine, spares, seed, version.
+fn context(r: &RunResult) -> String {
+    let site = if r.site.is_empty() { "the example gigafactory (built in)" } else { r.site.as_str() };
+    format!(
+        "Site: {site}; machine: {} with {} accelerators ({} held as hot spares); seed {}; agora {}",
+        r.cluster,
+        thousands(r.total_accels),
+        thousands(r.spare_accels),
+        r.seed,
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Which policy is best on which headline figure, in words.
+pub fn verdict(results: &[Run]) -> String {
+    if results.len() < 2 {
+        return String::new();
+    }
+    type Fig = fn(&Summary) -> f64;
+    type Show = fn(f64) -> String;
+    // (figure, value, lower is better, shown as). Utilization is left out:
+    // every policy serves the same work, so a higher figure there mostly
+    // means more work thrown away.
+    let figures: [(&str, Fig, bool, Show); 6] = [
+        ("mean wait", |s| s.wait.mean, true, |v| human_duration(v.round() as u64)),
+        ("p99 wait", |s| s.wait.p99 as f64, true, |v| human_duration(v as u64)),
+        ("mean JCT", |s| s.jct.mean, true, |v| human_duration(v.round() as u64)),
+        ("ETTR", |s| s.ettr, false, pct),
+        ("share error", |s| s.share_error_max, true, pct),
+        ("Jain index", |s| s.jain_index, false, |v| format!("{v:.3}")),
+    ];
+    let mut parts = Vec::new();
+    for (name, f, lower, show) in figures {
+        let key = |run: &&Run| if lower { -f(&run.1) } else { f(&run.1) };
+        let Some(best) = results.iter().max_by(|a, b| key(a).total_cmp(&key(b))) else { continue };
+        let value = f(&best.1);
+        // Ties as shown: a difference too small to print is no difference.
+        let tied: Vec<&str> =
+            results.iter().filter(|r| show(f(&r.1)) == show(value)).map(|r| r.0.policy.as_str()).collect();
+        if tied.len() == results.len() {
+            parts.push(format!("all policies tie on {name} ({})", show(value)));
+        } else {
+            parts.push(format!("{} best on {name} ({})", tied.join(" and "), show(value)));
+        }
+    }
+    format!("{}.", parts.join("; "))
+}
+
 pub fn html(results: &[Run]) -> String {
     let title = match results.first() {
         Some((r, _)) => format!("Agora simulation: {} on {}, seed {}", r.workload, r.cluster, r.seed),
         None => "Agora simulation: no runs".to_string(),
     };
-    let focus_name = focus(results).map_or("", |(r, _)| r.policy.as_str());
     let mut out = format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\n\
-         <style>{STYLE}</style></head><body>\n<h1>{t}</h1>\n<h2>Comparison</h2>\n{}",
-        html_table(&comparison(results)),
+         <style>{STYLE}</style></head><body>\n<h1>{t}</h1>\n",
         t = esc(&title),
     );
-    let sections = [
-        ("Utilization over time".to_string(), utilization_plot(results)),
-        (format!("Wait-time CDF per programme ({focus_name})"), wait_cdf_plot(focus(results))),
-        (format!("Delivered share (solid) against entitlement (dashed) ({focus_name})"), share_plot(focus(results))),
-        ("Gang-size mix".to_string(), size_mix_plot(focus(results))),
+    if let Some((r, _)) = results.first() {
+        let _ = writeln!(out, "<p class=\"context\">{}</p>", esc(&context(r)));
+        let skipped = r.skipped.describe();
+        if !skipped.is_empty() {
+            let _ =
+                writeln!(out, "<p class=\"context\">input rows: {}; {}</p>", thousands(r.rows as u64), esc(&skipped));
+        }
+    }
+    let verdict = verdict(results);
+    if !verdict.is_empty() {
+        let _ = writeln!(out, "<p class=\"verdict\"><b>In short:</b> {}</p>", esc(&verdict));
+    }
+    let _ = write!(out, "<h2>Comparison</h2>\n{}", html_table(&comparison(results)));
+    let by_job_id = results.first().is_some_and(|(r, _)| r.tenants_by_job_id);
+    let fairness_note = if by_job_id { format!("<p class=\"warn\">{}</p>\n", esc(BY_JOB_ID)) } else { String::new() };
+    let sections: Vec<(String, String, String)> = vec![
+        ("Utilization over time, per policy".into(), utilization_plots(results), String::new()),
+        (
+            "Wait-time CDF per policy (never-started jobs at their censored wait)".into(),
+            cdf_plot(results, Measure::Wait),
+            String::new(),
+        ),
+        ("Job completion time CDF per policy".into(), cdf_plot(results, Measure::Jct), String::new()),
+        (
+            "Mean wait per programme, per policy".into(),
+            group_bars(results, GroupBy::Programme, Measure::Wait),
+            fairness_note.clone(),
+        ),
+        (
+            "Mean JCT per programme, per policy".into(),
+            group_bars(results, GroupBy::Programme, Measure::Jct),
+            String::new(),
+        ),
+        (
+            "Mean wait per gang size, per policy".into(),
+            group_bars(results, GroupBy::Size, Measure::Wait),
+            String::new(),
+        ),
+        ("Mean JCT per gang size, per policy".into(), group_bars(results, GroupBy::Size, Measure::Jct), String::new()),
+        (
+            format!(
+                "Delivered share (thin line) against fair entitlement (wide band) ({})",
+                focus(results).map_or("", |(r, _)| r.policy.as_str())
+            ),
+            share_plot(focus(results)),
+            fairness_note,
+        ),
+        ("Gang-size mix".into(), size_mix_plot(focus(results)), String::new()),
     ];
-    for (heading, svg) in sections {
-        let _ = write!(out, "<h2>{}</h2>\n{svg}\n", esc(&heading));
+    for (heading, svg, note) in sections {
+        let _ = write!(out, "<h2>{}</h2>\n{note}{svg}\n", esc(&heading));
     }
     if let Some((r, s)) = focus(results) {
         let _ = write!(out, "<h2>Per programme ({})</h2>\n{}", esc(&r.policy), html_table(&programme_rows(r, s)));
     }
     let _ = write!(
         out,
-        "<p class=\"note\">Utilization and fragmentation are time-weighted over the samples. \
-         Percentiles are nearest-rank. Share error is the largest gap, over {SHARE_WINDOWS} windows \
+        "<p class=\"note\">Utilization is the accelerator time delivered over all accelerators (spares included) \
+         during the offered window, first to last arrival; the offered load is its bound. Plots over time show the \
+         schedulable part. Percentiles are nearest-rank. Waits count every job; a job never started counts up to the \
+         end of the run (censored). Share error is the largest gap, over {SHARE_WINDOWS} windows \
          of the run and over programmes, between delivered share and the fair share: entitlements \
          divided by weight, no programme counted for more than it asked (held plus queued). \
-         ETTR is useful over held accelerator-seconds. Waits under 1 s are drawn at 1 s.</p>\n</body></html>\n"
+         ETTR is work over the time from first start to completion (Llama 3's definition), broken down into \
+         lost work, restarts, checkpoints, grace periods and waiting for reallocation. \
+         Scheduler time is wall time. Waits under 1 s are drawn at 1 s.</p>\n</body></html>\n"
     );
     out
 }
 
-/// Writes `summary.json`, `report.html` and `jobs-<policy>.csv` per run into `dir`.
-pub fn write_all(dir: &Path, results: &[Run]) -> io::Result<Vec<PathBuf>> {
+/// Creates `dir` if needed and checks that a file can be written there.
+pub fn check_writable(dir: &Path) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
+    let probe = dir.join(format!(".agora-write-check-{}", std::process::id()));
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
+}
+
+/// Writes `summary.json` and `report.html` into `dir`, and with `csv` a
+/// `jobs-<policy>.csv` per run. Per-job CSVs of earlier runs are removed, so
+/// that the directory describes this run only.
+pub fn write_all(dir: &Path, results: &[Run], csv: bool) -> io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with("jobs-") && name.ends_with(".csv") {
+            std::fs::remove_file(&path)?;
+        }
+    }
     let summary = dir.join("summary.json");
     std::fs::write(&summary, serde_json::to_string_pretty(&json(results))? + "\n")?;
     let report = dir.join("report.html");
     std::fs::write(&report, html(results))?;
     let mut paths = vec![summary, report];
-    for (r, _) in results {
+    for (r, _) in results.iter().filter(|_| csv) {
         let safe: String =
             r.policy.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
         let path = dir.join(format!("jobs-{safe}.csv"));
@@ -319,7 +496,15 @@ fn html_table(rows: &[Vec<String>]) -> String {
         out += "<tr>";
         for (c, cell) in row.iter().enumerate() {
             let tag = if i == 0 || c == 0 { "th" } else { "td" };
-            let _ = write!(out, "<{tag}>{}</{tag}>", esc(cell));
+            // Indented labels are parts of the row above: keep them so.
+            let text = cell.trim_start();
+            let indent = cell.len() - text.len();
+            let style = if indent > 0 {
+                format!(" style=\"padding-left:{}em;font-weight:normal\"", 0.6 + 0.5 * indent as f64)
+            } else {
+                String::new()
+            };
+            let _ = write!(out, "<{tag}{style}>{}</{tag}>", esc(text));
         }
         out += "</tr>\n";
     }
@@ -358,7 +543,9 @@ fn csv(s: &str) -> Cow<'_, str> {
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1000px;color:#222}\
 table{border-collapse:collapse;margin:1em 0}th,td{padding:2px 10px;border-bottom:1px solid #ddd}\
 td{text-align:right;font-variant-numeric:tabular-nums}th{text-align:left}\
-svg{display:block;margin:0.5em 0}svg text{font:11px sans-serif;fill:#333}.note{color:#666;font-size:12px}";
+svg{display:block;margin:0.5em 0}svg text{font:11px sans-serif;fill:#333}.note{color:#666;font-size:12px}\
+.context{color:#444;margin:0.2em 0}.verdict{background:#f4f8ff;border-left:4px solid #1f77b4;padding:0.5em 1em}\
+.warn{background:#fff6e5;border-left:4px solid #ff7f0e;padding:0.3em 1em;font-size:13px}";
 
 const COLOURS: &[&str] =
     &["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
@@ -402,13 +589,18 @@ impl Axis {
     }
 
     /// Time since the start of the run, in hours or days, for spans of `span` seconds.
+    /// The axis ends where the run ends, not at the next round tick.
     fn time(span: f64) -> (Axis, f64) {
         let (unit, name) = if span <= 2.0 * 86_400.0 { (3600.0, "hours") } else { (86_400.0, "days") };
-        (Axis::linear(span / unit, &format!("{name} since start"), |v| round(v).to_string()), unit)
+        let mut axis = Axis::linear(span / unit, &format!("{name} since the first arrival"), |v| round(v).to_string());
+        let end = (span / unit).max(1e-9);
+        axis.ticks.retain(|t| t.0 <= end * (1.0 + 1e-9));
+        axis.hi = end;
+        (axis, unit)
     }
 
-    /// Log-scale waits from 1 s to at least `max` seconds, ticked at round durations.
-    fn wait(max: f64) -> Axis {
+    /// Log-scale durations from 1 s to at least `max` seconds, ticked at round durations.
+    fn duration(max: f64, label: &str) -> Axis {
         const TICKS: &[(f64, &str)] = &[
             (1.0, "1s"),
             (10.0, "10s"),
@@ -422,7 +614,7 @@ impl Axis {
         ];
         let hi = TICKS.iter().map(|t| t.0).find(|&t| t >= max.max(10.0)).unwrap_or(max);
         let ticks = TICKS.iter().filter(|t| t.0 <= hi).map(|&(v, l)| (v, l.to_string())).collect();
-        Axis { lo: 1.0, hi, log: true, label: "wait (log scale)".into(), ticks }
+        Axis { lo: 1.0, hi, log: true, label: label.into(), ticks }
     }
 
     /// Position of `v` along the axis, 0 to 1.
@@ -445,6 +637,8 @@ fn round(v: f64) -> f64 {
 struct Chart {
     x: Axis,
     y: Axis,
+    /// Height in SVG user units (small multiples are shorter).
+    h: f64,
     body: String,
     legend: Vec<(String, &'static str, Mark)>,
 }
@@ -452,13 +646,14 @@ struct Chart {
 #[derive(Clone, Copy)]
 enum Mark {
     Line,
-    Dashed,
+    /// A wide pale line (see `Chart::band`).
+    Band,
     Bar,
 }
 
 impl Chart {
     fn new(x: Axis, y: Axis) -> Chart {
-        Chart { x, y, body: String::new(), legend: Vec::new() }
+        Chart { x, y, h: H, body: String::new(), legend: Vec::new() }
     }
 
     fn px(&self, x: f64) -> f64 {
@@ -466,7 +661,7 @@ impl Chart {
     }
 
     fn py(&self, y: f64) -> f64 {
-        H - BOTTOM - self.y.at(y) * (H - TOP - BOTTOM)
+        self.h - BOTTOM - self.y.at(y) * (self.h - TOP - BOTTOM)
     }
 
     fn line(&mut self, points: impl IntoIterator<Item = (f64, f64)>, colour: &str, mark: Mark) {
@@ -478,11 +673,22 @@ impl Chart {
                 last = p;
             }
         }
-        let dash = if matches!(mark, Mark::Dashed) { " stroke-dasharray=\"6 4\"" } else { "" };
+        let dash = if matches!(mark, Mark::Band) { " stroke-width=\"7\" stroke-opacity=\"0.25\"" } else { "" };
         let _ = writeln!(
             self.body,
             "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\"{dash} points=\"{}\"/>",
             pts.trim_end()
+        );
+    }
+
+    /// A wide, pale line: an entitlement behind the delivered share.
+    fn band(&mut self, points: impl IntoIterator<Item = (f64, f64)>, colour: &str) {
+        let pts: Vec<String> =
+            points.into_iter().map(|(x, y)| format!("{:.1},{:.1}", self.px(x), self.py(y))).collect();
+        let _ = writeln!(
+            self.body,
+            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-opacity=\"0.25\" stroke-width=\"7\" points=\"{}\"/>",
+            pts.join(" ")
         );
     }
 
@@ -501,9 +707,10 @@ impl Chart {
     }
 
     fn svg(self, title: &str) -> String {
-        let (x0, x1, y0, y1) = (LEFT, W - RIGHT, H - BOTTOM, TOP);
+        let h = self.h;
+        let (x0, x1, y0, y1) = (LEFT, W - RIGHT, h - BOTTOM, TOP);
         let mut s = format!(
-            "<svg viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" role=\"img\">\n<title>{}</title>\n",
+            "<svg viewBox=\"0 0 {W} {h}\" width=\"{W}\" height=\"{h}\" role=\"img\">\n<title>{}</title>\n",
             esc(title)
         );
         for (v, label) in &self.y.ticks {
@@ -534,7 +741,7 @@ impl Chart {
              <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\n\
              <text transform=\"translate(14 {:.1}) rotate(-90)\" text-anchor=\"middle\">{}</text>",
             (x0 + x1) / 2.0,
-            H - 6.0,
+            h - 6.0,
             esc(&self.x.label),
             (y0 + y1) / 2.0,
             esc(&self.y.label)
@@ -546,11 +753,11 @@ impl Chart {
                 Mark::Bar => {
                     write!(s, "<rect x=\"{lx}\" y=\"{:.1}\" width=\"18\" height=\"8\" fill=\"{colour}\"/>", ly - 4.0)
                 }
-                Mark::Line | Mark::Dashed => write!(
+                Mark::Line | Mark::Band => write!(
                     s,
-                    "<line x1=\"{lx}\" x2=\"{:.1}\" y1=\"{ly}\" y2=\"{ly}\" stroke=\"{colour}\" stroke-width=\"2\"{}/>",
+                    "<line x1=\"{lx}\" x2=\"{:.1}\" y1=\"{ly}\" y2=\"{ly}\" stroke=\"{colour}\" stroke-width=\"{}\"/>",
                     lx + 18.0,
-                    if matches!(mark, Mark::Dashed) { " stroke-dasharray=\"4 3\"" } else { "" }
+                    if matches!(mark, Mark::Band) { "7\" stroke-opacity=\"0.25" } else { "2" }
                 ),
             };
             let _ = writeln!(s, "<text x=\"{:.1}\" y=\"{:.1}\">{}</text>", lx + 24.0, ly + 4.0, esc(name));
@@ -565,11 +772,15 @@ fn pick(n: usize) -> impl Iterator<Item = usize> {
     (0..m).map(move |k| if m > 1 { k * (n - 1) / (m - 1) } else { 0 })
 }
 
-fn utilization_plot(results: &[Run]) -> String {
+/// One short utilization chart per policy on the same time axis (six
+/// lines on one chart hide each other).
+fn utilization_plots(results: &[Run]) -> String {
     let span = results.iter().map(|(r, _)| r.horizon.saturating_sub(r.start)).max().unwrap_or(0);
-    let (x, unit) = Axis::time(span as f64);
-    let mut chart = Chart::new(x, Axis::fraction(1.0, "utilization"));
-    for (i, (r, _)) in results.iter().enumerate() {
+    let mut out = String::new();
+    for (i, (r, s)) in results.iter().enumerate() {
+        let (x, unit) = Axis::time(span as f64);
+        let mut chart = Chart::new(x, Axis::fraction(1.0, "used"));
+        chart.h = 130.0;
         // Average consecutive samples in buckets, time-weighted (a zero-length
         // last step still counts for one second, so the line does not drop).
         let all: Vec<_> = steps(r).collect();
@@ -583,35 +794,123 @@ fn utilization_plot(results: &[Run]) -> String {
             (x, if cap > 0.0 { used / cap } else { 0.0 })
         });
         chart.line(points, colour(i), Mark::Line);
-        chart.key(&r.policy, colour(i), Mark::Line);
+        chart.key(&format!("{} ({})", r.policy, pct(s.utilization)), colour(i), Mark::Line);
+        out += &chart.svg(&format!("utilization of schedulable accelerators over time, {}", r.policy));
+        out.push('\n');
     }
-    chart.svg("utilization over time per policy")
+    if results.is_empty() {
+        let (x, _) = Axis::time(0.0);
+        out += &Chart::new(x, Axis::fraction(1.0, "used")).svg("utilization over time");
+    }
+    out
 }
 
-fn wait_cdf_plot(run: Option<&Run>) -> String {
-    let mut waits: Vec<Vec<u64>> = Vec::new();
-    if let Some((r, _)) = run {
-        waits = vec![Vec::new(); r.programmes.len()];
-        for j in &r.jobs {
-            if let (Some(v), Some(w)) = (waits.get_mut(j.programme), j.wait()) {
-                v.push(w);
-            }
+#[derive(Clone, Copy)]
+enum Measure {
+    Wait,
+    Jct,
+}
+
+impl Measure {
+    fn of(self, r: &RunResult, j: &crate::record::JobRecord) -> Option<u64> {
+        match self {
+            Measure::Wait => Some(j.wait_or_censored(r.horizon).0),
+            Measure::Jct => j.jct(),
         }
     }
-    let max = waits.iter().flatten().max().copied().unwrap_or(0);
-    let mut chart = Chart::new(Axis::wait(max as f64), Axis::fraction(1.0, "started jobs"));
-    for (p, w) in waits.iter_mut().enumerate() {
-        if w.is_empty() {
+
+    fn mean(self, g: &crate::metrics::Group) -> f64 {
+        match self {
+            Measure::Wait => g.wait.mean,
+            Measure::Jct => g.jct.mean,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Measure::Wait => "wait",
+            Measure::Jct => "job completion time",
+        }
+    }
+}
+
+/// The distribution of waits or JCTs, one line per policy.
+fn cdf_plot(results: &[Run], m: Measure) -> String {
+    let values: Vec<Vec<u64>> = results
+        .iter()
+        .map(|(r, _)| {
+            let mut v: Vec<u64> = r.jobs.iter().filter_map(|j| m.of(r, j)).collect();
+            v.sort_unstable();
+            v
+        })
+        .collect();
+    let max = values.iter().filter_map(|v| v.last()).max().copied().unwrap_or(0);
+    let y_label = match m {
+        Measure::Wait => "all jobs",
+        Measure::Jct => "completed jobs",
+    };
+    let mut chart =
+        Chart::new(Axis::duration(max as f64, &format!("{} (log scale)", m.name())), Axis::fraction(1.0, y_label));
+    for (i, ((r, _), v)) in results.iter().zip(&values).enumerate() {
+        if v.is_empty() {
             continue;
         }
-        w.sort_unstable();
-        let n = w.len();
-        let points: Vec<_> = pick(n).map(|i| ((w[i].max(1)) as f64, (i + 1) as f64 / n as f64)).collect();
-        chart.line(points, colour(p), Mark::Line);
-        let name = run.map_or("", |(r, _)| r.programmes[p].name.as_str());
-        chart.key(name, colour(p), Mark::Line);
+        let n = v.len();
+        let points: Vec<_> = pick(n).map(|k| ((v[k].max(1)) as f64, (k + 1) as f64 / n as f64)).collect();
+        chart.line(points, colour(i), Mark::Line);
+        chart.key(&r.policy, colour(i), Mark::Line);
     }
-    chart.svg("wait-time CDF per programme")
+    chart.svg(&format!("{} CDF per policy", m.name()))
+}
+
+#[derive(Clone, Copy)]
+enum GroupBy {
+    Programme,
+    Size,
+}
+
+/// Mean wait or JCT per programme or gang-size class: a group of bars per
+/// slice, one bar per policy, on a log scale.
+fn group_bars(results: &[Run], by: GroupBy, m: Measure) -> String {
+    let groups = |s: &Summary| -> Vec<crate::metrics::Group> {
+        match by {
+            GroupBy::Programme => s.by_programme.clone(),
+            GroupBy::Size => s.by_size.clone(),
+        }
+    };
+    let names: Vec<String> =
+        results.first().map_or(Vec::new(), |(_, s)| groups(s).iter().map(|g| g.name.clone()).collect());
+    let short = |n: &str| -> String {
+        let last = n.rsplit('/').next().unwrap_or(n);
+        if last.chars().count() > 14 {
+            format!("{}…", last.chars().take(13).collect::<String>())
+        } else {
+            last.to_owned()
+        }
+    };
+    let values: Vec<Vec<f64>> = results.iter().map(|(_, s)| groups(s).iter().map(|g| m.mean(g)).collect()).collect();
+    let max = values.iter().flatten().copied().fold(0.0, f64::max);
+    let x = Axis {
+        lo: 0.0,
+        hi: names.len().max(1) as f64,
+        log: false,
+        label: match by {
+            GroupBy::Programme => "programme".into(),
+            GroupBy::Size => "gang size (accelerators)".into(),
+        },
+        ticks: names.iter().enumerate().map(|(k, n)| (k as f64 + 0.5, short(n))).collect(),
+    };
+    let mut chart =
+        Chart::new(x, Axis::duration(max, &format!("mean {} (log)", m.name().split(' ').next().unwrap_or(""))));
+    let n = results.len().max(1) as f64;
+    for (i, ((r, _), v)) in results.iter().zip(&values).enumerate() {
+        for (g, &y) in v.iter().enumerate() {
+            let x0 = g as f64 + 0.1 + 0.8 * i as f64 / n;
+            chart.bar(x0, x0 + 0.8 / n, y.max(1.0), colour(i));
+        }
+        chart.key(&r.policy, colour(i), Mark::Bar);
+    }
+    chart.svg(&format!("mean {} per group and policy", m.name()))
 }
 
 fn share_plot(run: Option<&Run>) -> String {
@@ -628,10 +927,12 @@ fn share_plot(run: Option<&Run>) -> String {
                 let steps = s.share_windows.iter().map(|w| (w, v(w).get(p).copied().unwrap_or(0.0)));
                 steps.flat_map(|(w, y)| [(at(w.start), y), (at(w.end), y)]).collect()
             };
+            chart.band(series(|w| &w.entitled), colour(p));
             chart.line(series(|w| &w.delivered), colour(p), Mark::Line);
-            chart.line(series(|w| &w.entitled), colour(p), Mark::Dashed);
             chart.key(&prog.name, colour(p), Mark::Line);
         }
+        chart.key("fair entitlement", "#7f7f7f", Mark::Band);
+        chart.key("delivered", "#7f7f7f", Mark::Line);
     }
     chart.svg("delivered share against entitlement per programme")
 }
@@ -708,15 +1009,21 @@ mod tests {
             "wait_p50_s",
             "preemptions",
             "fragmentation",
-            "sched_cpu_s",
+            "sched_wall_s",
+            "sim_cpu_s",
+            "offered_load",
+            "never_started",
             "seed",
         ];
         for key in keys {
             assert!(runs[0][key].is_number(), "{key}: {}", runs[0][key]);
         }
-        assert_eq!(runs[0]["utilization"], 0.75);
+        assert_eq!(runs[0]["busy_in_window"], 0.75);
+        assert_eq!(runs[0]["utilization"], 1.0);
         assert_eq!(runs[0]["programmes"][1]["name"], "<R&D>");
-        assert_eq!(runs[0]["programmes"][1]["wait_p99_s"], 0);
+        // Job 3 never started: its wait counts up to the end, censored.
+        assert_eq!(runs[0]["programmes"][1]["wait_p99_s"], 3980);
+        assert_eq!(runs[0]["never_started"], 1);
         assert_eq!(runs[0]["size_classes"].as_array().map(Vec::len), Some(6));
         // Empty inputs still give numbers, never null.
         let empty = run(&[]);
@@ -735,27 +1042,42 @@ mod tests {
         r.jobs = vec![j, job(8, 0, 1, (0, Some(2), Some(12)), 10)];
         let mut out = Vec::new();
         jobs_csv(&r, &mut out).unwrap();
-        let want = "id,programme,tenant,accels,submit,first_start,end,wait,jct,work,lost,overhead,\
-                    restarts,preemptions,node_replacements,recorded_wait\n\
-                    7,\"a,b\",\"org/\"\"x\"\"\",8,5,,,,,60,0,0,0,0,0,3\n\
-                    8,\"a,b\",org/p0,1,0,2,12,2,12,10,0,0,0,0,0,\n";
+        let want = "id,programme,tenant,accels,submit,first_start,end,timed_out,wait,jct,work,lost,restart,\
+                    checkpoint,grace,ran,restarts,preemptions,node_replacements,recorded_wait\n\
+                    7,\"a,b\",\"org/\"\"x\"\"\",8,5,,,0,,,60,0,0,0,0,0,0,0,0,3\n\
+                    8,\"a,b\",org/p0,1,0,2,12,0,2,12,10,0,0,0,0,0,0,0,0,\n";
         assert_eq!(String::from_utf8(out).unwrap(), want);
     }
 
     #[test]
     fn html_is_self_contained_and_escaped() {
         let page = html(&[small("fifo"), small("agora")]);
-        assert_eq!(page.matches("<svg").count(), 4);
+        // One utilization chart per policy, then the comparisons.
+        assert_eq!(page.matches("<svg").count(), 2 + 8);
+        assert!(page.contains("Site: the example gigafactory (built in); machine: tiny with 8 accelerators (0 held as hot spares); seed 7; agora "));
+        assert!(page.contains("<b>In short:</b>"));
         assert!(!page.contains("<script"));
         assert!(!page.contains("://"), "fetches nothing");
         assert!(page.contains("&lt;R&amp;D&gt;"));
         assert!(!page.contains("<R&D>"));
         assert!(page.contains("test on tiny, seed 7"));
-        // Nothing to show still gives a page with its four plots.
+        // Nothing to show still gives a page with its plots.
         let empty = run(&[]);
         let s = summarize(&empty);
-        assert_eq!(html(&[(empty, s)]).matches("<svg").count(), 4);
-        assert_eq!(html(&[]).matches("<svg").count(), 4);
+        assert_eq!(html(&[(empty, s)]).matches("<svg").count(), 9);
+        assert_eq!(html(&[]).matches("<svg").count(), 9);
+    }
+
+    #[test]
+    fn the_verdict_names_the_best_policy_per_figure_and_ties() {
+        let (fast, slow) = (small("fast"), small("slow"));
+        let (mut slow_r, _) = slow;
+        slow_r.jobs[0].first_start = Some(15_000);
+        let slow_s = summarize(&slow_r);
+        let v = verdict(&[fast, (slow_r, slow_s)]);
+        assert!(v.starts_with("fast best on mean wait ("), "{v}");
+        assert!(v.contains("all policies tie on Jain index"), "{v}");
+        assert_eq!(verdict(&[small("alone")]), "");
     }
 
     #[test]
@@ -785,7 +1107,8 @@ mod tests {
         assert!(lines[2].ends_with("agora   easy"), "{}", lines[2]);
         let row = |label: &str| lines.iter().find(|l| l.starts_with(label)).copied().unwrap_or_default();
         assert!(row("jobs").ends_with("3  1,234"), "{}", row("jobs"));
-        assert!(row("wait p99").ends_with("3h12m      -"), "{}", row("wait p99"));
+        assert!(row("wait p99").ends_with("3h12m     0s"), "{}", row("wait p99"));
+        assert!(row("never started").ends_with("1  1,234"), "{}", row("never started"));
         assert!(text.contains("per programme (agora)"));
         assert!(row("<R&D>").contains("50.0%"));
         assert_eq!(terminal(&[]), "no runs\n");
@@ -794,10 +1117,19 @@ mod tests {
     #[test]
     fn write_all_writes_every_file() {
         let dir = std::env::temp_dir().join(format!("agora-report-{}", std::process::id()));
-        let paths = write_all(&dir, &[small("fifo"), small("a/b")]).unwrap();
+        let paths = write_all(&dir, &[small("fifo"), small("a/b")], true).unwrap();
         let names: Vec<_> = paths.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
         assert_eq!(names, ["summary.json", "report.html", "jobs-fifo.csv", "jobs-a_b.csv"]);
         assert!(paths.iter().all(|p| p.is_file()));
+        // A rerun with fewer policies leaves no CSV of the earlier one.
+        write_all(&dir, &[small("easy")], true).unwrap();
+        let mut left: Vec<_> =
+            std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        left.sort();
+        assert_eq!(left, ["jobs-easy.csv", "report.html", "summary.json"]);
+        // Without CSVs: none at all.
+        write_all(&dir, &[small("easy")], false).unwrap();
+        assert!(!dir.join("jobs-easy.csv").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -46,6 +46,9 @@ pub struct Prepared {
     pub name: String,
     pub topo: Topology,
     pub workload: Workload,
+    /// Things the user should know before trusting the run (defaults
+    /// chosen for them, settings that do not fit the machine).
+    pub warnings: Vec<String>,
 }
 
 /// Everything between command-line words and a run: load the workload,
@@ -61,19 +64,128 @@ pub fn prepare(
 ) -> Result<Prepared, ScenarioError> {
     let spec = parse_workload(workload)?;
     let raw = load(&spec, opts)?;
+    let mut warnings = Vec::new();
     let topo = match cluster {
         Some(c) => agora_config::cluster(c)?,
-        None => default_cluster(&spec, &raw).map_err(ScenarioError::Spec)?,
+        None => match (&spec, &raw) {
+            (WorkloadSpec::File(Format::Swf, _), Raw::Trace(t)) if t.machine.is_none() => {
+                let largest = t.jobs.iter().map(|j| j.accels).max().unwrap_or(1).max(1);
+                warnings.push(format!(
+                    "{}: the SWF header gives no MaxNodes/MaxProcs; simulating a machine of {largest} processors, \
+                     the largest job (pass --cluster to choose)",
+                    t.name
+                ));
+                swf_machine(&t.name, largest, largest).map_err(ScenarioError::Spec)?
+            }
+            _ => default_cluster(&spec, &raw).map_err(ScenarioError::Spec)?,
+        },
     };
     let name = match &spec {
         WorkloadSpec::Builtin(n) => n.clone(),
         WorkloadSpec::File(f, p) => format!("{}:{}", f.name(), p.display()),
         WorkloadSpec::Synthetic(_) => "synthetic".into(),
     };
+    // Naming the workload's own machine is the same as naming none.
+    let own_machine = cluster.is_none()
+        || default_cluster(&spec, &raw).is_ok_and(|own| {
+            format!("{:?}", (&own.types, &own.pods, &own.blocks, &own.nodes))
+                == format!("{:?}", (&topo.types, &topo.pods, &topo.blocks, &topo.nodes))
+        });
     let s = &mut site.scheduler.spares_per_block;
-    *s = spares_for(spares, cluster.is_some(), &raw, *s);
+    *s = spares_for(spares, !own_machine, &raw, *s);
+    if let Some(smallest) = topo.blocks.iter().map(|b| b.nodes.len() as u32).min() {
+        if *s >= smallest && *s > 0 {
+            warnings.push(format!(
+                "{} hot spares per block, but the smallest block has {smallest} nodes: every block keeps at least one node schedulable",
+                *s
+            ));
+        }
+    }
+    if let Raw::Trace(t) = &raw {
+        warnings.extend(arrival_gap_warning(t));
+        let present: std::collections::HashSet<&str> =
+            t.jobs.iter().flat_map(|j| [j.group.as_deref(), j.user.as_deref()]).flatten().collect();
+        let unmatched = map.unmatched(&present);
+        if !unmatched.is_empty() {
+            warnings.push(format!(
+                "tenant map: {} key(s) match no group or user of the trace: {}",
+                unmatched.len(),
+                unmatched.join(", ")
+            ));
+        }
+    }
     let workload = self::workload(raw, &name, &topo, &site.entitlements, map, *s);
-    Ok(Prepared { name, topo, workload })
+    Ok(Prepared { name, topo, workload, warnings })
+}
+
+/// Gaps between arrivals this long usually mean a wrong date in the trace.
+const LONG_GAP: u64 = 365 * 86_400;
+
+/// A warning when consecutive arrivals are over a year apart.
+fn arrival_gap_warning(t: &Trace) -> Option<String> {
+    let (gap, a, b) = t.jobs.windows(2).map(|w| (w[1].submit - w[0].submit, &w[0], &w[1])).max_by_key(|g| g.0)?;
+    (gap > LONG_GAP).then(|| {
+        format!(
+            "{}: {} without an arrival between job {} and job {} (a wrong date in the trace?); \
+             failures are not simulated while the site is idle, but the run spans the gap",
+            t.name,
+            agora_core::human_duration(gap),
+            a.id,
+            b.id
+        )
+    })
+}
+
+/// The example site's floors and limits are written for about 100,000
+/// accelerators.
+pub const EXAMPLE_SITE_ACCELS: u64 = 100_000;
+
+/// Fits a site's floors to a machine. The example site's floors
+/// (`example`) are scaled to the machine's size when the machine is
+/// smaller; its borrowing and lending limits are left as written (scaled,
+/// they would forbid any gang larger than a tenant's sliver of a small
+/// machine), which the warning says. A site file of the user's is left as
+/// written, with a warning when its floors add up to more than the
+/// machine. Returns the warnings.
+pub fn fit_site(site: &mut agora_config::SiteConfig, topo: &Topology, example: bool) -> Vec<String> {
+    let total = topo.total_accels();
+    let ents = &mut site.entitlements;
+    if example && total < EXAMPLE_SITE_ACCELS {
+        let scale = total as f64 / EXAMPLE_SITE_ACCELS as f64;
+        let fit = |v: &mut Option<u64>| {
+            if let Some(x) = v {
+                *x = (*x as f64 * scale).floor() as u64;
+            }
+        };
+        for t in ents.tenants.iter_mut() {
+            fit(&mut t.floor);
+        }
+        return vec![format!(
+            "the example site's floors are for {} accelerators: scaled by {scale:.4} to this machine's {} \
+             (its borrowing and lending limits are kept, so they hardly bind here)",
+            agora_core::thousands(EXAMPLE_SITE_ACCELS),
+            agora_core::thousands(total)
+        )];
+    }
+    let floors = floor_demand(ents, agora_core::tenancy::ROOT);
+    if floors > total {
+        return vec![format!(
+            "the site's floors add up to {} accelerators, more than this machine's {}: not every floor can be honoured",
+            agora_core::thousands(floors),
+            agora_core::thousands(total)
+        )];
+    }
+    Vec::new()
+}
+
+/// Accelerators promised by floors under `t`: its own floor, else the sum
+/// of its children's.
+fn floor_demand(ents: &Entitlements, t: agora_core::TenantId) -> u64 {
+    let me = ents.get(t);
+    match me.floor {
+        Some(f) if t != agora_core::tenancy::ROOT => f,
+        _ => me.children.iter().map(|c| floor_demand(ents, *c)).sum(),
+    }
 }
 
 pub fn parse_workload(spec: &str) -> Result<WorkloadSpec, ScenarioError> {

@@ -103,6 +103,9 @@ pub struct SyntheticParams {
     pub weekend: f64,
 }
 
+/// The most jobs a synthetic spec may ask for: ten times `llm-1m`.
+pub const MAX_JOBS: usize = 10_000_000;
+
 impl SyntheticParams {
     /// 1,000,000 jobs at 90% offered load on 100,000 accelerators.
     pub fn llm_1m() -> Self {
@@ -182,11 +185,17 @@ impl SyntheticParams {
     /// Why these parameters cannot generate a workload, naming the field.
     pub fn validate(&self) -> Result<(), String> {
         let fail = |k: &str, why: &str| Err(format!("{k}: {why}"));
-        if self.site_accels == 0 {
-            return fail("site_accels", "must be at least 1");
+        if !(1..=MAX_JOBS).contains(&self.jobs) {
+            return fail("jobs", "must be between 1 and 10,000,000 (about 70 bytes each, per policy run)");
         }
-        if !(self.target_load.is_finite() && self.target_load > 0.0) {
-            return fail("target_load", "must be a positive number");
+        if !(1..=10_000_000).contains(&self.site_accels) {
+            return fail("site_accels", "must be between 1 and 10,000,000");
+        }
+        if !(self.target_load.is_finite() && self.target_load > 0.0 && self.target_load <= 100.0) {
+            return fail("target_load", "must be a positive number, at most 100");
+        }
+        if self.programmes > 100_000 || self.teams > 1_000_000 {
+            return fail("teams", "at most 100,000 programmes and 1,000,000 teams");
         }
         if self.max_gang == 0 {
             return fail("max_gang", "must be at least 1");
@@ -837,6 +846,15 @@ mod tests {
         assert_eq!(SyntheticParams::parse("jobs").unwrap_err(), "`jobs` is not key=value");
         assert!(SyntheticParams::parse("diurnal=1").unwrap_err().starts_with("diurnal"));
         assert!(SyntheticParams::parse("programmes=600").unwrap_err().starts_with("teams"));
+        // Bounded: no spinning or gigabytes from one typo.
+        for spec in ["jobs=4294967296300", "jobs=100000000", "jobs=0"] {
+            assert!(
+                SyntheticParams::parse(spec).unwrap_err().starts_with("jobs: must be between 1 and 10,000,000"),
+                "{spec}"
+            );
+        }
+        assert!(SyntheticParams::parse("load=1e300").unwrap_err().starts_with("target_load"));
+        assert!(SyntheticParams::parse("site=18446744073709551615").unwrap_err().starts_with("site_accels"));
     }
 
     #[test]

@@ -18,7 +18,7 @@
 //!   the rest standard.
 
 use crate::synthetic::SynthJob;
-use crate::trace::{Machine, Trace};
+use crate::trace::{Machine, Skipped, Trace};
 use agora_core::{Checkpointing, Constraint, Entitlements, PriorityClass, Secs, TenantId, Time, Topology, TypeId};
 use std::collections::HashMap;
 
@@ -45,10 +45,12 @@ pub struct SimJob {
 pub struct Workload {
     pub name: String,
     pub jobs: Vec<SimJob>,
-    /// Rows the loader skipped as malformed.
-    pub skipped: usize,
-    /// Jobs left out because they ask for no accelerator.
-    pub cpu_only: usize,
+    /// Rows of the input that are not in `jobs`, by reason.
+    pub skipped: Skipped,
+    /// Data rows of the input (`jobs.len()` + `skipped.total()`).
+    pub rows: usize,
+    /// Some job was mapped to a tenant by its id (no group or user).
+    pub by_job_id: bool,
     /// The machine an SWF header describes.
     pub machine: Option<Machine>,
 }
@@ -95,11 +97,35 @@ impl TenantMap {
         Ok(map)
     }
 
+    /// Explicit keys that are not in `present`, sorted.
+    pub fn unmatched(&self, present: &std::collections::HashSet<&str>) -> Vec<String> {
+        let mut v: Vec<String> = self.explicit.keys().filter(|k| !present.contains(k.as_str())).cloned().collect();
+        v.sort();
+        v
+    }
+
     pub fn resolve(&self, key: &str, leaves: &[TenantId]) -> TenantId {
         if let Some(t) = self.explicit.get(key) {
             return *t;
         }
         self.fallback.unwrap_or_else(|| leaves[(fnv1a(key.as_bytes()) % leaves.len() as u64) as usize])
+    }
+}
+
+impl Workload {
+    /// Compresses arrivals in time by `factor` (> 1: more load), keeping
+    /// the first arrival where it is: submit = first + (submit - first) / factor.
+    pub fn compress(&mut self, factor: f64) {
+        let Some(first) = self.jobs.first().map(|j| j.submit) else { return };
+        for j in &mut self.jobs {
+            j.submit = first + ((j.submit - first) as f64 / factor).round() as Time;
+        }
+    }
+
+    /// Whether jobs were spread over tenants by job id (the trace names no
+    /// group or user), which makes fairness figures artificial.
+    pub fn tenants_by_job_id(&self) -> bool {
+        self.by_job_id
     }
 }
 
@@ -116,12 +142,17 @@ pub fn checkpoint_costs(accels: u32) -> Checkpointing {
 
 pub fn from_trace(trace: &Trace, topo: &Topology, ents: &Entitlements, map: &TenantMap) -> Workload {
     let leaves: Vec<TenantId> = ents.leaves().collect();
-    let mut w =
-        Workload { name: trace.name.clone(), skipped: trace.skipped, machine: trace.machine, ..Workload::default() };
+    let mut w = Workload {
+        name: trace.name.clone(),
+        skipped: trace.skipped,
+        rows: trace.rows,
+        machine: trace.machine,
+        ..Workload::default()
+    };
     let mut keybuf = String::new();
     for j in &trace.jobs {
         if j.accels == 0 {
-            w.cpu_only += 1;
+            w.skipped.cpu_only += 1;
             continue;
         }
         keybuf.clear();
@@ -129,6 +160,7 @@ pub fn from_trace(trace: &Trace, topo: &Topology, ents: &Entitlements, map: &Ten
             (Some(g), _) => keybuf.push_str(g),
             (None, Some(u)) => keybuf.push_str(u),
             (None, None) => {
+                w.by_job_id = true;
                 use std::fmt::Write;
                 let _ = write!(keybuf, "job{}", j.id);
             }
@@ -180,8 +212,8 @@ pub fn from_synthetic(name: &str, jobs: impl IntoIterator<Item = SynthJob>, ents
                 recorded_wait: None,
             }
         })
-        .collect();
-    Workload { name: name.into(), jobs, ..Workload::default() }
+        .collect::<Vec<_>>();
+    Workload { name: name.into(), rows: jobs.len(), jobs, ..Workload::default() }
 }
 
 #[cfg(test)]

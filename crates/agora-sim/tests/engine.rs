@@ -57,6 +57,34 @@ fn without_failures_a_job_runs_exactly_its_work() {
     let cfg = SimConfig { failures: FailureModel::off(), ..SimConfig::default() };
     let r = engine::run(&topo, &ents, agora_core::Config::default(), "agora", &w, &cfg);
     let j = &r.jobs[0];
-    assert_eq!((j.first_start, j.end, j.lost, j.overhead, j.restarts), (Some(0), Some(1000), 0, 0, 0));
+    assert_eq!(
+        (j.first_start, j.end, j.lost, j.restart_s, j.checkpoint_s, j.restarts),
+        (Some(0), Some(1000), 0, 0, 0, 0)
+    );
+    assert_eq!((j.ran_s, j.timed_out), (1000, false));
     assert_eq!(j.ettr(), Some(1.0));
+}
+
+#[test]
+fn a_job_that_needs_more_than_its_limit_is_ended_at_the_limit_as_timed_out() {
+    let (topo, ents, mut w) = one_job(8, 1000);
+    w.jobs[0].time_limit = 600;
+    let cfg = SimConfig { failures: FailureModel::off(), ..SimConfig::default() };
+    let r = engine::run(&topo, &ents, agora_core::Config::default(), "agora", &w, &cfg);
+    let j = &r.jobs[0];
+    assert_eq!((j.first_start, j.end, j.timed_out, j.ran_s), (Some(0), Some(600), true, 600));
+    assert_eq!((j.jct(), j.ettr()), (None, None), "a timed-out job did not complete");
+}
+
+#[test]
+fn failures_are_not_drawn_across_an_idle_gap() {
+    // Two jobs 50 years apart on 16 accelerators: at Llama 3's rate about
+    // 140 failures would fall in the gap, where they can hit no job.
+    let (topo, ents, mut w) = one_job(8, 1000);
+    let mut late = w.jobs[0].clone();
+    (late.id, late.submit) = (2, 50 * 365 * 86_400);
+    w.jobs.push(late);
+    let r = engine::run(&topo, &ents, agora_core::Config::default(), "agora", &w, &SimConfig::default());
+    assert!(r.jobs.iter().all(|j| j.end.is_some() && !j.timed_out));
+    assert!(r.failures < 5, "{} failures drawn", r.failures);
 }

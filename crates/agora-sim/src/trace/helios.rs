@@ -27,10 +27,11 @@ const SCHEMA: Schema<9> = Schema {
 };
 
 pub(super) fn parse(reader: impl BufRead, opts: &LoadOptions, trace: &mut Trace) -> Result<(), TraceError> {
-    let (rows, skipped) = read_csv(reader, &trace.origin, opts, &SCHEMA, row)?;
+    let lines = read_csv(reader, &trace.origin, opts, &SCHEMA, row)?;
     // Submit times are absolute until the earliest one is known.
-    let first = rows.iter().map(|(_, submit)| *submit).min().unwrap_or(0);
-    trace.jobs = rows
+    let first = lines.items.iter().map(|(_, submit)| *submit).min().unwrap_or(0);
+    trace.jobs = lines
+        .items
         .into_iter()
         .map(|(job, submit)| TraceJob {
             // Both are whole-second times of years 1..=9999: no overflow.
@@ -38,7 +39,7 @@ pub(super) fn parse(reader: impl BufRead, opts: &LoadOptions, trace: &mut Trace)
             ..job
         })
         .collect();
-    trace.skipped = skipped;
+    (trace.rows, trace.skipped) = (lines.rows, lines.skipped);
     Ok(())
 }
 

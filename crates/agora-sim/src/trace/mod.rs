@@ -15,7 +15,12 @@
 //!   file, the 1-based line and the reason; with
 //!   [`LoadOptions::skip_bad_rows`] it is dropped and counted in
 //!   `Trace::skipped` instead. Problems with the input as a whole (IO, a
-//!   wrong or missing header, no valid row at all) are always errors.
+//!   wrong or missing header, no valid row at all, a last line cut in its
+//!   middle) are always errors.
+//! - Every data row is accounted for: `Trace::rows` = `jobs.len()` + the
+//!   rows counted in `Trace::skipped` by reason. A row that is well formed
+//!   but cannot be simulated (SWF's `-1` for an unknown submit time, size
+//!   or run time) is skipped and counted even without `skip_bad_rows`.
 //! - Input may be plain or gzip-compressed; gzip is recognised by its magic
 //!   bytes, not by the file name.
 //! - Parsing is pure: the same bytes give the same `Trace`.
@@ -88,10 +93,80 @@ pub struct Trace {
     /// The SWF `MaxRecords` header: how many records the log declares. It is
     /// a check, not a limit: cleaned PWA logs keep the uncleaned count.
     pub max_records: Option<u64>,
-    /// Malformed rows dropped under [`LoadOptions::skip_bad_rows`].
-    pub skipped: usize,
+    /// Data rows read (not header or comment lines).
+    pub rows: usize,
+    /// Rows not in `jobs`, by reason.
+    pub skipped: Skipped,
     /// Where the trace was read from (a path, or `embedded:<file>`).
     pub origin: String,
+}
+
+/// Rows of a workload that were not simulated, by reason. The loader
+/// fills the first four; mapping onto a site adds `cpu_only`, and a run
+/// adds the jobs the scheduler refused (`too_big`, `absurd_limit`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Skipped {
+    /// Rows that could not be parsed (only under `skip_bad_rows`).
+    pub malformed: usize,
+    /// The submit time is unknown (SWF `-1`).
+    pub unknown_submit: usize,
+    /// Neither allocated nor requested processors are known (SWF).
+    pub unknown_size: usize,
+    /// The job ran for no time or an unknown time (SWF), so it cannot be
+    /// replayed.
+    pub zero_runtime: usize,
+    /// The job asks for no accelerator (openb CPU pods, GPU traces' CPU jobs).
+    pub cpu_only: usize,
+    /// Bigger than the machine (or of a type it lacks): can never start.
+    pub too_big: usize,
+    /// Refused for an absurd limit (a time limit or estimate over 100 years).
+    pub absurd_limit: usize,
+}
+
+impl Skipped {
+    /// (JSON key, words for people, count), in a fixed order.
+    pub fn entries(&self) -> [(&'static str, &'static str, usize); 7] {
+        [
+            ("malformed", "malformed", self.malformed),
+            ("unknown_submit", "unknown submit time", self.unknown_submit),
+            ("unknown_size", "unknown size", self.unknown_size),
+            ("zero_runtime", "zero or unknown run time", self.zero_runtime),
+            ("cpu_only", "CPU-only", self.cpu_only),
+            ("too_big", "bigger than the machine", self.too_big),
+            ("absurd_limit", "absurd time limit", self.absurd_limit),
+        ]
+    }
+
+    pub fn total(&self) -> usize {
+        self.entries().iter().map(|e| e.2).sum()
+    }
+
+    /// `12 skipped: 8 zero or unknown run time, 4 unknown size`, or "" if none.
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> =
+            self.entries().iter().filter(|e| e.2 > 0).map(|(_, words, n)| format!("{n} {words}")).collect();
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!("{} skipped: {}", self.total(), parts.join(", "))
+        }
+    }
+
+    fn count(&mut self, reason: Skip) {
+        *match reason {
+            Skip::UnknownSubmit => &mut self.unknown_submit,
+            Skip::UnknownSize => &mut self.unknown_size,
+            Skip::ZeroRuntime => &mut self.zero_runtime,
+        } += 1;
+    }
+}
+
+/// Why a well-formed row cannot be simulated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Skip {
+    UnknownSubmit,
+    UnknownSize,
+    ZeroRuntime,
 }
 
 /// A trace file format.
@@ -151,8 +226,10 @@ pub struct LoadOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
-    #[error("{file}: {source}")]
-    Io { file: String, source: io::Error },
+    /// The OS error is part of the message (not a `source`), so that it is
+    /// shown once however the error is printed.
+    #[error("{file}: {error}")]
+    Io { file: String, error: io::Error },
     /// A bad row, or a bad header line.
     #[error("{file}:{line}: {reason}")]
     Row { file: String, line: u64, reason: String },
@@ -161,22 +238,29 @@ pub enum TraceError {
     Input { file: String, reason: String },
 }
 
+impl Trace {
+    fn set(&mut self, lines: Lines<TraceJob>) {
+        (self.jobs, self.rows, self.skipped) = (lines.items, lines.rows, lines.skipped);
+    }
+}
+
 /// Reads a trace file, plain or gzip-compressed.
 pub fn load(format: Format, path: &Path, opts: &LoadOptions) -> Result<Trace, TraceError> {
     let origin = path.display().to_string();
-    let file = File::open(path).map_err(|source| TraceError::Io { file: origin.clone(), source })?;
+    let file = File::open(path).map_err(|source| TraceError::Io { file: origin.clone(), error: source })?;
     parse(format, BufReader::with_capacity(1 << 16, file), &origin, opts)
 }
 
 /// Parses a trace from `reader` (plain or gzip); `origin` names it in errors.
 pub fn parse(format: Format, reader: impl BufRead, origin: &str, opts: &LoadOptions) -> Result<Trace, TraceError> {
-    let reader = decompressed(reader).map_err(|source| TraceError::Io { file: origin.to_owned(), source })?;
+    let reader = decompressed(reader).map_err(|source| TraceError::Io { file: origin.to_owned(), error: source })?;
     let mut trace = Trace {
         name: trace_name(origin),
         jobs: Vec::new(),
         machine: None,
         max_records: None,
-        skipped: 0,
+        rows: 0,
+        skipped: Skipped::default(),
         origin: origin.to_owned(),
     };
     match format {
@@ -185,13 +269,14 @@ pub fn parse(format: Format, reader: impl BufRead, origin: &str, opts: &LoadOpti
         Format::Openb => openb::parse(reader, opts, &mut trace)?,
         Format::Helios => helios::parse(reader, opts, &mut trace)?,
     }
-    if trace.jobs.is_empty() && trace.skipped > 0 {
+    if trace.jobs.is_empty() && trace.skipped.malformed > 0 {
         // Skipping every row usually means the wrong format was chosen.
         return Err(TraceError::Input {
             file: trace.origin,
-            reason: format!("no valid {format} row ({} malformed)", trace.skipped),
+            reason: format!("no valid {format} row ({} malformed)", trace.skipped.malformed),
         });
     }
+    debug_assert_eq!(trace.rows, trace.jobs.len() + trace.skipped.total());
     trace.jobs.sort_by_key(|j| j.submit);
     Ok(trace)
 }
@@ -268,27 +353,40 @@ enum Bad {
     Row(String),
     /// A line that makes the rest unreadable (a wrong header).
     Fatal(String),
+    /// A well-formed row that cannot be simulated: always skipped, counted.
+    Skip(Skip),
+}
+
+/// What [`read_lines`] read: the items, the data rows seen and the skipped ones.
+struct Lines<T> {
+    items: Vec<T>,
+    rows: usize,
+    skipped: Skipped,
 }
 
 /// Feeds every non-blank line (without its line ending) to `row`, which
 /// returns an item, `None` for header and comment lines, or why the line is
-/// bad. Returns the items and the number of skipped rows.
+/// bad. A last line without its line ending that does not parse is taken
+/// for a file cut short: an error, even when bad rows are skipped.
 fn read_lines<T>(
     mut reader: impl BufRead,
     origin: &str,
     opts: &LoadOptions,
     mut row: impl FnMut(&str) -> Result<Option<T>, Bad>,
-) -> Result<(Vec<T>, usize), TraceError> {
+) -> Result<Lines<T>, TraceError> {
     let mut buf = Vec::with_capacity(256);
-    let (mut items, mut line, mut skipped) = (Vec::new(), 0u64, 0usize);
+    let mut out = Lines { items: Vec::new(), rows: 0, skipped: Skipped::default() };
+    let mut line = 0u64;
     loop {
         buf.clear();
-        let n =
-            reader.read_until(b'\n', &mut buf).map_err(|source| TraceError::Io { file: origin.to_owned(), source })?;
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| TraceError::Io { file: origin.to_owned(), error: source })?;
         if n == 0 {
-            return Ok((items, skipped));
+            return Ok(out);
         }
         line += 1;
+        let cut = !buf.ends_with(b"\n");
         let result = match std::str::from_utf8(&buf) {
             Ok(text) => {
                 let text = text.trim_end_matches(['\n', '\r']);
@@ -299,10 +397,18 @@ fn read_lines<T>(
             }
             Err(_) => Err(Bad::Row("not valid UTF-8".to_owned())),
         };
+        if !matches!(result, Ok(None)) {
+            out.rows += 1;
+        }
         match result {
-            Ok(Some(item)) => items.push(item),
+            Ok(Some(item)) => out.items.push(item),
             Ok(None) => {}
-            Err(Bad::Row(_)) if opts.skip_bad_rows => skipped += 1,
+            Err(Bad::Skip(why)) => out.skipped.count(why),
+            Err(Bad::Row(reason)) if cut => {
+                let reason = format!("{reason}; the file ends in the middle of this line (truncated?)");
+                return Err(TraceError::Row { file: origin.to_owned(), line, reason });
+            }
+            Err(Bad::Row(_)) if opts.skip_bad_rows => out.skipped.malformed += 1,
             Err(Bad::Row(reason) | Bad::Fatal(reason)) => {
                 return Err(TraceError::Row { file: origin.to_owned(), line, reason })
             }
@@ -328,7 +434,7 @@ fn read_csv<const N: usize, T>(
     opts: &LoadOptions,
     schema: &Schema<N>,
     mut row: impl FnMut(&Columns<N>, u64, &str) -> Result<T, Bad>,
-) -> Result<(Vec<T>, usize), TraceError> {
+) -> Result<Lines<T>, TraceError> {
     let mut columns = None;
     let mut data_rows = 0;
     let rows = read_lines(reader, origin, opts, |line| {
@@ -402,7 +508,7 @@ impl Field<'_> {
         let exact = || {
             let whole: u64 = int.parse().ok()?;
             let round_up = frac.bytes().next().is_some_and(|d| d >= b'5');
-            frac.bytes().all(|b| b.is_ascii_digit()).then_some(whole + u64::from(round_up))
+            frac.bytes().all(|b| b.is_ascii_digit()).then_some(whole.checked_add(u64::from(round_up))?)
         };
         let v = exact().or_else(|| match self.text.parse::<f64>() {
             Ok(v) if (0.0..LIMIT as f64).contains(&v) => Some(v.round() as u64),

@@ -46,7 +46,7 @@ const PODS: Schema<7> = Schema {
 };
 
 pub(super) fn parse(reader: impl BufRead, opts: &LoadOptions, trace: &mut Trace) -> Result<(), TraceError> {
-    (trace.jobs, trace.skipped) = read_csv(reader, &trace.origin, opts, &PODS, pod)?;
+    trace.set(read_csv(reader, &trace.origin, opts, &PODS, pod)?);
     Ok(())
 }
 
@@ -104,9 +104,9 @@ const NODES: Schema<5> = Schema {
 /// Reads an openb node list (plain or gzip); `origin` names it in errors.
 /// Every row must be valid.
 pub fn openb_nodes(reader: impl BufRead, origin: &str) -> Result<Vec<OpenbNode>, TraceError> {
-    let reader = decompressed(reader).map_err(|source| TraceError::Io { file: origin.to_owned(), source })?;
+    let reader = decompressed(reader).map_err(|source| TraceError::Io { file: origin.to_owned(), error: source })?;
     let strict = LoadOptions::default();
-    let (nodes, _) = read_csv(reader, origin, &strict, &NODES, |cols, _, line| {
+    let nodes = read_csv(reader, origin, &strict, &NODES, |cols, _, line| {
         let [name, cpu, mem, gpus, model] = cols.split(line)?;
         Ok(OpenbNode {
             name: name.text.to_owned(),
@@ -116,7 +116,7 @@ pub fn openb_nodes(reader: impl BufRead, origin: &str) -> Result<Vec<OpenbNode>,
             model: model.opt_string(),
         })
     })?;
-    Ok(nodes)
+    Ok(nodes.items)
 }
 
 static GPU_NODES: &[u8] = include_bytes!("../../data/alibaba-gpu-v2023-openb/openb_node_list_gpu_node.csv.gz");

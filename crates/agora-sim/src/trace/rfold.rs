@@ -17,7 +17,7 @@ const SCHEMA: Schema<4> = Schema {
 };
 
 pub(super) fn parse(reader: impl BufRead, opts: &LoadOptions, trace: &mut Trace) -> Result<(), TraceError> {
-    (trace.jobs, trace.skipped) = read_csv(reader, &trace.origin, opts, &SCHEMA, |cols, _, line| {
+    let lines = read_csv(reader, &trace.origin, opts, &SCHEMA, |cols, _, line| {
         let [id, arrival, size, duration] = cols.split(line)?;
         Ok(TraceJob {
             id: id.uint()?,
@@ -33,5 +33,6 @@ pub(super) fn parse(reader: impl BufRead, opts: &LoadOptions, trace: &mut Trace)
             status: JobStatus::Unknown,
         })
     })?;
+    trace.set(lines);
     Ok(())
 }

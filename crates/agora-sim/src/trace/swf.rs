@@ -6,16 +6,19 @@
 //! Time and memory fields may be fractional, as the format allows; times are
 //! rounded to whole seconds.
 //!
-//! Mapping: accels = allocated processors, else requested processors, else 0;
-//! duration = run time (0 if unknown); time_limit = requested time;
-//! recorded_wait = wait time; user and group are the numeric ids as strings.
-//! Status 1 is completed, 0 failed, 5 cancelled; anything else (partial
-//! executions of checkpointed jobs, unknown) is `Unknown`. The submit time
-//! must be known.
+//! Mapping: accels = allocated processors, else requested processors;
+//! duration = run time; time_limit = requested time; recorded_wait = wait
+//! time; user and group are the numeric ids as strings. Status 1 is
+//! completed, 0 failed, 5 cancelled; anything else (partial executions of
+//! checkpointed jobs, unknown) is `Unknown`.
+//!
+//! A well-formed row that cannot be replayed is skipped and counted by
+//! reason, never fatal: unknown (`-1`) submit time, no known processor
+//! count, or a run time that is unknown or 0 (the job never ran).
 
 use std::io::BufRead;
 
-use super::{read_lines, Bad, Field, JobStatus, LoadOptions, Machine, Trace, TraceError, TraceJob};
+use super::{read_lines, Bad, Field, JobStatus, LoadOptions, Machine, Skip, Trace, TraceError, TraceJob};
 
 /// Integer fields must be integers; the others may be fractional.
 #[derive(Clone, Copy)]
@@ -92,15 +95,14 @@ impl Header {
 
 pub(super) fn parse(reader: impl BufRead, opts: &LoadOptions, trace: &mut Trace) -> Result<(), TraceError> {
     let mut header = Header::default();
-    let (jobs, skipped) = read_lines(reader, &trace.origin, opts, |line| match line.trim_start().strip_prefix(';') {
+    let lines = read_lines(reader, &trace.origin, opts, |line| match line.trim_start().strip_prefix(';') {
         Some(comment) => {
             header.read(comment);
             Ok(None)
         }
         None => row(line).map(Some),
     })?;
-    trace.jobs = jobs;
-    trace.skipped = skipped;
+    trace.set(lines);
     trace.machine = header.machine();
     trace.max_records = header.max_records;
     Ok(())
@@ -132,12 +134,22 @@ fn job(v: &[i64; 18]) -> Result<TraceJob, Bad> {
             Bad::Row(format!("field {} ({}): `{}` must be known and non-negative", i + 1, FIELDS[i].0, v[i]))
         })
     };
-    let procs = known(ALLOC_PROCS).or(known(REQ_PROCS)).unwrap_or(0);
+    let id = must(JOB)?;
+    let procs = known(ALLOC_PROCS).filter(|p| *p > 0).or(known(REQ_PROCS)).unwrap_or(0);
+    let accels = u32::try_from(procs).map_err(|_| Bad::Row(format!("processor count {procs} is out of range")))?;
+    let Some(submit) = known(SUBMIT) else { return Err(Bad::Skip(Skip::UnknownSubmit)) };
+    if accels == 0 {
+        return Err(Bad::Skip(Skip::UnknownSize));
+    }
+    let duration = known(RUN).unwrap_or(0);
+    if duration == 0 {
+        return Err(Bad::Skip(Skip::ZeroRuntime));
+    }
     Ok(TraceJob {
-        id: must(JOB)?,
-        submit: must(SUBMIT)?,
-        accels: u32::try_from(procs).map_err(|_| Bad::Row(format!("processor count {procs} is out of range")))?,
-        duration: known(RUN).unwrap_or(0),
+        id,
+        submit,
+        accels,
+        duration,
         time_limit: known(REQ_TIME),
         recorded_wait: known(WAIT),
         user: known(USER).map(|u| u.to_string()),

@@ -96,6 +96,9 @@ fn swf_rows() {
     2       10     -1   10.6   -1 489.00   988   16     -1  1024  0 -1 -1  -1  1 -1 -1 -1
 \t3\t20\t0\t-1\t-1\t-1\t-1\t-1\t60\t-1\t5\t4\t4\t-1\t-1\t-1\t-1\t-1\r
     4       15      0      7    1     -1    -1    1     60    -1  3  4  4  -1 -1 -1 -1 -1
+    5       -1      0      7    1     -1    -1    1     60    -1  1  4  4  -1 -1 -1 -1 -1
+    6       30      0      0    4     -1    -1    4     60    -1  1  4  4  -1 -1 -1 -1 -1
+    7       40      0     -1    0     -1    -1    2     60    -1  1  4  4  -1 -1 -1 -1 -1
 ";
     check(
         Format::Swf,
@@ -104,10 +107,16 @@ fn swf_rows() {
         1 @0 8x3600s limit=7200 wait=5 user=3 group=2 Completed
         2 @10 16x11s Failed
         4 @15 1x7s limit=60 wait=0 user=4 group=4 Unknown
-        3 @20 0x0s limit=60 wait=0 user=4 group=4 Cancelled
         ",
     );
+    // Rows that cannot be replayed are counted by reason, not fatal.
     let trace = parse(Format::Swf, input.as_bytes(), "dir/x.swf", &STRICT).unwrap();
+    let want = Skipped { unknown_submit: 1, unknown_size: 1, zero_runtime: 2, ..Skipped::default() };
+    assert_eq!((trace.rows, trace.skipped), (7, want));
+    assert_eq!(
+        trace.skipped.describe(),
+        "4 skipped: 1 unknown submit time, 1 unknown size, 2 zero or unknown run time"
+    );
     assert_eq!(trace.name, "x");
     assert_eq!(trace.machine, Some(Machine { nodes: 64, procs: 128 }));
     assert_eq!(trace.max_records, Some(4));
@@ -194,7 +203,7 @@ fn helios_malformed_rows_name_file_line_and_reason_or_are_skipped() {
     let err = load(Format::Helios, &path, &STRICT).unwrap_err().to_string();
     assert_eq!(err, format!("{}:3: field 4 (gpu_num): `eight` is not a non-negative integer", path.display()));
     let trace = load(Format::Helios, &path, &SKIP).unwrap();
-    assert_eq!(trace.skipped, 4);
+    assert_eq!(trace.skipped.malformed, 4);
     assert_eq!(
         render(&trace),
         unindent(
@@ -216,7 +225,6 @@ fn malformed_rows_give_line_and_reason() {
         (Swf, "1 0 0 1 1 -1 -1 1 1 -1 1 1 1 -1 -1 -1 -1".into(), "t.csv:1: expected 18 fields, found 17"),
         (Swf, "1 0 0 1 1 -1 -1 1 1 -1 1 1 1 -1 -1 -1 -1 -1 7".into(), "t.csv:1: expected 18 fields, found 19"),
         (Swf, "1 0 0 1 4.5 -1 -1 1 1 -1 1 1 1 -1 -1 -1 -1 -1".into(), "t.csv:1: field 5 (alloc_procs): `4.5` is not an integer"),
-        (Swf, "1 -1 0 1 1 -1 -1 1 1 -1 1 1 1 -1 -1 -1 -1 -1".into(), "t.csv:1: field 2 (submit): `-1` must be known and non-negative"),
         (Swf, "1 0 0 1e300 1 -1 -1 1 1 -1 1 1 1 -1 -1 -1 -1 -1".into(), "t.csv:1: field 4 (run): `1e300` is out of range"),
         (Swf, "1 0 0 1 1 -1 -1 1 1 -1 1 1 1 -1 -1 -1 -1 NaN".into(), "t.csv:1: field 18 (think_time): `NaN` is not a number"),
         (Swf, "1 0 0 1 99999999999 -1 -1 1 1 -1 1 1 1 -1 -1 -1 -1 -1".into(), "t.csv:1: processor count 99999999999 is out of range"),
@@ -236,7 +244,34 @@ fn malformed_rows_give_line_and_reason() {
         (Helios, format!("{helios}1,u,vc,1,1,1,COMPLETED,yesterday,,,,"), "t.csv:2: field 8 (submit_time): `yesterday` is not a `YYYY-MM-DD HH:MM:SS` time"),
     ];
     for (format, input, expected) in cases {
-        check_err(*format, input.as_bytes(), &STRICT, expected);
+        check_err(*format, format!("{input}\n").as_bytes(), &STRICT, expected);
+    }
+}
+
+#[test]
+fn a_last_line_cut_in_its_middle_is_an_error_even_when_skipping() {
+    let full = "1 0 0 5 1 -1 -1 1 60 -1 1 1 1 -1 -1 -1 -1 -1\n2 9 0 5 1 -1 -1 1 60 -1 1 1 1 -1 -1 -1 -1 -1\n";
+    let cut = &full[..full.len() - 10];
+    let want = "t.csv:2: expected 18 fields, found 15; the file ends in the middle of this line (truncated?)";
+    check_err(Format::Swf, cut.as_bytes(), &SKIP, want);
+    // A complete last line without its line ending is fine.
+    assert_eq!(parse(Format::Swf, full.trim_end().as_bytes(), "t", &STRICT).unwrap().jobs.len(), 2);
+    let philly = "#job id,arrival time (sec),topology,shape,size,duration (sec)\n0,0.0,CLOS,1,1,36.0\n1,5.0,CLOS,1";
+    check_err(
+        Format::Philly,
+        philly.as_bytes(),
+        &SKIP,
+        "t.csv:3: expected 6 fields, found 4; the file ends in the middle of this line (truncated?)",
+    );
+}
+
+#[test]
+fn huge_times_are_errors_not_overflows() {
+    let philly = "#job id,arrival time (sec),topology,shape,size,duration (sec)\n";
+    for arrival in ["18446744073709551615.9", "18446744073709551615", "9000000000000000000.5", "1e300"] {
+        let input = format!("{philly}0,{arrival},CLOS,1,1,36.0\n");
+        let err = parse(Format::Philly, input.as_bytes(), "t.csv", &STRICT).unwrap_err().to_string();
+        assert!(err.contains("is not a non-negative number of seconds"), "{arrival}: {err}");
     }
 }
 
@@ -255,7 +290,7 @@ fn whole_input_errors() {
     // Bad bytes are a bad row, not a panic.
     let input = b"#job id,arrival time (sec),topology,shape,size,duration (sec)\n0,0,CLOS,1,1,1\n\xff\xfe,1\n";
     check_err(Format::Philly, input, &STRICT, "t.csv:3: not valid UTF-8");
-    assert_eq!(parse(Format::Philly, &input[..], "t.csv", &SKIP).unwrap().skipped, 1);
+    assert_eq!(parse(Format::Philly, &input[..], "t.csv", &SKIP).unwrap().skipped.malformed, 1);
     // An empty SWF file is an empty trace: SWF has no mandatory header.
     assert!(parse(Format::Swf, &b""[..], "t", &STRICT).unwrap().jobs.is_empty());
 }
@@ -284,7 +319,7 @@ fn gzip_is_detected_by_magic_bytes_and_matches_plain() {
     let plain_path = scratch.write("KTH-SP2-1996-2.1-cln.swf", &plain);
     let from_gz = load(Format::Swf, &gz_path, &STRICT).unwrap();
     let from_plain = load(Format::Swf, &plain_path, &STRICT).unwrap();
-    assert_eq!(from_gz.jobs.len(), 28_476);
+    assert_eq!(from_gz.jobs.len(), 28_467);
     assert_eq!((from_gz.name.as_str(), &from_gz.jobs), (from_plain.name.as_str(), &from_plain.jobs));
     assert_eq!(from_gz.machine, from_plain.machine);
     assert_eq!(builtin("kth-sp2").unwrap().unwrap().jobs, from_plain.jobs);
@@ -314,7 +349,7 @@ fn kth_with_a_corrupted_row_fails_or_skips_it() {
     let err = parse(Format::Swf, corrupted.as_bytes(), "KTH.swf", &STRICT).unwrap_err();
     assert_eq!(err.to_string(), "KTH.swf:1042: field 5 (alloc_procs): `abc` is not an integer");
     let trace = parse(Format::Swf, corrupted.as_bytes(), "KTH.swf", &SKIP).unwrap();
-    assert_eq!((trace.jobs.len(), trace.skipped), (28_475, 1));
+    assert_eq!((trace.jobs.len(), trace.skipped.malformed), (28_466, 1));
 }
 
 /// Random damage to valid rows must give rows or errors, never a panic.
@@ -400,7 +435,8 @@ fn every_builtin_loads_and_unknown_names_do_not() {
         let trace = builtin_ok(name);
         assert_eq!(trace.name, *name);
         assert!(trace.origin.starts_with("embedded:"), "{}", trace.origin);
-        assert_eq!(trace.skipped, 0);
+        assert_eq!(trace.skipped.malformed, 0);
+        assert_eq!(trace.rows, trace.jobs.len() + trace.skipped.total());
         assert!(description.contains("cite"), "{name}: {description}");
     }
     assert!(builtin("helios-venus").is_none());
@@ -437,7 +473,9 @@ fn lingjun_matches_published_counts() {
 #[test]
 fn kth_sp2_matches_published_counts() {
     let t = builtin_ok("kth-sp2");
-    assert_eq!(t.jobs.len(), 28_476);
+    // Every row accounted for: 9 cannot be replayed.
+    assert_eq!((t.rows, t.jobs.len()), (28_476, 28_467));
+    assert_eq!(t.skipped, Skipped { zero_runtime: 8, unknown_size: 1, ..Skipped::default() });
     assert_eq!(t.max_records, Some(28_476));
     assert_eq!(t.machine, Some(Machine { nodes: 100, procs: 100 }));
     assert_eq!(median(durations(&t)), 847);
@@ -446,14 +484,16 @@ fn kth_sp2_matches_published_counts() {
 }
 
 #[test]
-fn lanl_cm5_matches_published_counts() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/traces/swf/LANL-CM5-1994-4.1-cln.swf.gz");
-    let t = load(Format::Swf, &path, &STRICT).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(t.jobs.len(), 122_060);
+fn lanl_cm5_excerpt_accounts_for_every_row() {
+    // Real rows of the LANL CM-5 log, in the repository (see data/README.md).
+    let t =
+        load(Format::Swf, &data("swf/LANL-CM5-1994-4.1-cln.excerpt.swf.gz"), &STRICT).unwrap_or_else(|e| panic!("{e}"));
     // The cleaned log keeps the header of the full one (201,387 records).
     assert_eq!(t.max_records, Some(201_387));
     assert_eq!(t.machine, Some(Machine { nodes: 1024, procs: 1024 }));
-    assert_eq!(median(durations(&t)), 414);
+    assert_eq!((t.rows, t.jobs.len()), (2_017, 2_012));
+    assert_eq!(t.skipped, Skipped { zero_runtime: 2, unknown_size: 3, ..Skipped::default() });
+    assert_eq!(t.jobs.first().map(|j| (j.id, j.submit, j.accels)), Some((1, 0, 128)));
 }
 
 #[test]
