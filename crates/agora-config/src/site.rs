@@ -186,6 +186,10 @@ pub fn scheduler_settings(c: &Config) -> Vec<(&'static str, String)> {
     v.push(("preemption", c.preemption.to_string()));
     v.push(("preemption_grace", q(&format_duration(c.preemption_grace))));
     v.push(("max_preemptions_per_cycle", c.max_preemptions_per_cycle.to_string()));
+    v.push(("min_run_before_preempt", q(&format_duration(c.min_run_before_preempt))));
+    v.push(("max_preemptions_per_job", c.max_preemptions_per_job.to_string()));
+    v.push(("work_conserving", c.work_conserving.to_string()));
+    v.push(("max_estimates_per_cycle", c.max_estimates_per_cycle.to_string()));
     v
 }
 
