@@ -4,7 +4,8 @@
 //!    period ended, and requeue them (usage is already charged to `now`).
 //! 2. snapshot: nominal entitlements at the current capacity.
 //! 3. claim: the nodes each job waiting for its preemption victims will
-//!    use are held for it; it starts there as soon as they are free.
+//!    use are held for it; it starts there as soon as they are free. Then
+//!    jobs a failure threw back are looked at, in order.
 //! 4. iterate: walk pending jobs in fair-share order; for each: quota,
 //!    then placement; a job that does not fit may preempt lower-class work,
 //!    or get a reservation (EASY: the first one), after which later jobs
@@ -135,6 +136,7 @@ impl Scheduler {
                 // failed meanwhile): back to the queue, in order.
                 let job = self.jobs[slot as usize].as_mut().expect("job exists");
                 job.awaiting = None;
+                job.restarting = false;
                 let mut claim = std::mem::take(&mut job.claim);
                 self.pool.set_held(&self.topo, &mut claim, false);
             } else {
@@ -142,6 +144,30 @@ impl Scheduler {
             }
         }
         self.claimants = waiting;
+
+        // 3b. restart: jobs a failure threw back go first, in order.
+        let mut again = Vec::new();
+        for slot in std::mem::take(&mut self.restarts) {
+            let Some(job) = self.jobs[slot as usize].as_ref() else {
+                continue;
+            };
+            if !job.restarting || job.state != JobState::Pending || job.awaiting.is_some() {
+                continue;
+            }
+            report.examined += 1;
+            match self.attempt(slot, &mut ctx, Mode::Scan, out) {
+                Outcome::Started => report.started += 1,
+                Outcome::Waiting(reason) => {
+                    let job = self.jobs[slot as usize].as_mut().expect("job exists");
+                    job.reason = reason;
+                    job.reason_cycle = self.cycle;
+                    if job.awaiting.is_none() {
+                        again.push(slot);
+                    }
+                }
+            }
+        }
+        self.restarts = again;
 
         // 4. iterate
         let global = self.cfg.ordering != Ordering::FairShare;
@@ -181,7 +207,7 @@ impl Scheduler {
                     break Stop::ScanLimit;
                 }
             }
-            if self.jobs[slot as usize].as_ref().is_some_and(|j| j.awaiting.is_some()) {
+            if self.jobs[slot as usize].as_ref().is_some_and(|j| j.awaiting.is_some() || j.restarting) {
                 continue;
             }
             match self.attempt(slot, &mut ctx, Mode::Scan, out) {
@@ -571,6 +597,7 @@ impl Scheduler {
         job.slots = slots.clone();
         job.awaiting = None;
         job.claim.clear();
+        job.restarting = false;
         job.opportunistic = opportunistic;
         job.run_start = now;
         let (tenant, qkey, id, end, resume_from) =

@@ -277,6 +277,8 @@ struct Job {
     /// Running beyond its tenants' limits on capacity nobody entitled
     /// wanted: evicted first.
     opportunistic: bool,
+    /// Pending again after a failure: looked at before the fair-share walk.
+    restarting: bool,
 }
 
 /// The longest duration a job may state (time limit, estimate, checkpoint
@@ -321,6 +323,9 @@ pub struct Scheduler {
     /// Preempting jobs by the end of their grace period.
     grace: BTreeSet<(Time, u32)>,
     claimants: Vec<u32>,
+    /// Jobs requeued by a failure (a node's or their own), in order: they
+    /// go before the fair-share walk, as their lost work already costs them.
+    restarts: Vec<u32>,
     /// Per leaf: the last queue key looked at in this cycle.
     cursor: Vec<Option<QKey>>,
     /// Per node scratch for reservation and preemption planning.
@@ -390,6 +395,7 @@ impl Scheduler {
             by_end: BTreeSet::new(),
             grace: BTreeSet::new(),
             claimants: Vec::new(),
+            restarts: Vec::new(),
             cursor: vec![None; ents.len()],
             scratch: vec![0; nnodes],
             block_scratch: vec![u32::MAX; nblocks],
@@ -544,6 +550,7 @@ impl Scheduler {
             preempted_at: None,
             claim: Vec::new(),
             opportunistic: false,
+            restarting: false,
         });
         self.enqueue(slot);
         self.stats.submitted += 1;
@@ -655,6 +662,10 @@ impl Scheduler {
         job.reason = Reason::New;
         job.reason_cycle = self.cycle;
         job.awaiting = None;
+        job.restarting = cause != RequeueCause::Preempted;
+        if job.restarting {
+            self.restarts.push(slot);
+        }
         out.push(Decision::Requeue {
             job: job.spec.id,
             cause,

@@ -277,14 +277,16 @@ impl Scheduler {
         Some((victims.len() as u32, until))
     }
 
-    /// Preemption must pay for itself when no floor is at stake: under
-    /// LAS, the accelerator-seconds of waiting the preemptor is spared (its
-    /// start without preemption, estimated from time limits, against the
-    /// end of the grace period) must exceed the work thrown away.
+    /// Preemption must pay for itself unless a floor is at stake or a
+    /// strictly higher class asks: the accelerator-seconds of waiting the
+    /// preemptor is spared (its start without preemption, estimated from
+    /// time limits, against the end of the grace period) must exceed what
+    /// the victims lose: their work since the last checkpoint, the grace
+    /// period and the restart from the checkpoint.
     #[allow(clippy::too_many_arguments)]
     fn worth_it(
         &mut self,
-        cost: u64,
+        lost: u64,
         t: TypeId,
         k: u8,
         n: u32,
@@ -292,13 +294,22 @@ impl Scheduler {
         v: &Victims,
         victims: &[u32],
     ) -> bool {
-        let las = victims
-            .iter()
-            .any(|&j| self.rank(v, self.jobs[j as usize].as_ref().expect("victim")).1 == PreemptCause::AttainedService);
-        if !las {
+        let grace = self.cfg.preemption_grace;
+        let mut cost = lost;
+        let mut by_class = true;
+        for &j in victims {
+            let job = self.jobs[j as usize].as_ref().expect("victim");
+            if self.leaves_anyway(job) {
+                continue;
+            }
+            by_class &= self.rank(v, job).1 == PreemptCause::LowerClass;
+            let restart = job.spec.checkpoint.map_or(0, |c| c.restart);
+            cost = cost.saturating_add(job.accels as u64 * grace.saturating_add(restart));
+        }
+        if by_class {
             return true;
         }
-        let ready = self.now.saturating_add(self.cfg.preemption_grace);
+        let ready = self.now.saturating_add(grace);
         let natural = self.estimate_start(t, k, n, max_scope).unwrap_or(Time::MAX);
         let spared = natural.saturating_sub(ready).saturating_mul(k as u64 * n as u64);
         spared > cost

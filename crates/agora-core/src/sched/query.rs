@@ -240,6 +240,7 @@ impl std::fmt::Debug for Scheduler {
             .field("by_end", &self.by_end)
             .field("grace", &self.grace)
             .field("claimants", &self.claimants)
+            .field("restarts", &self.restarts)
             .field("pool", &self.pool)
             .field("fair", &self.fair)
             .field("room_cache", &self.room_cache)
