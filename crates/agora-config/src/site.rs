@@ -62,7 +62,6 @@ struct SchedulerFile {
     min_run_before_preempt: Option<Value>,
     max_preemptions_per_job: Option<i64>,
     work_conserving: Option<bool>,
-    max_estimates_per_cycle: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -189,7 +188,6 @@ pub fn scheduler_settings(c: &Config) -> Vec<(&'static str, String)> {
     v.push(("min_run_before_preempt", q(&format_duration(c.min_run_before_preempt))));
     v.push(("max_preemptions_per_job", c.max_preemptions_per_job.to_string()));
     v.push(("work_conserving", c.work_conserving.to_string()));
-    v.push(("max_estimates_per_cycle", c.max_estimates_per_cycle.to_string()));
     v
 }
 
@@ -262,8 +260,6 @@ fn scheduler(s: SchedulerFile, origin: &str) -> Result<Config, ConfigError> {
         max_preemptions_per_job: count("max_preemptions_per_job", s.max_preemptions_per_job, 0)?
             .unwrap_or(d.max_preemptions_per_job),
         work_conserving: s.work_conserving.unwrap_or(d.work_conserving),
-        max_estimates_per_cycle: count("max_estimates_per_cycle", s.max_estimates_per_cycle, 0)?
-            .map_or(d.max_estimates_per_cycle, |n| n as usize),
     })
 }
 
@@ -462,14 +458,14 @@ invalid type: string \"3\", expected f64",
             "",
             "Config { spares_per_block: 0, half_life: 604800, alloc_weight: None, ordering: FairShare, backfill: Easy, max_backfill_scan: 20000, \
              preemption: true, preemption_grace: 300, max_preemptions_per_cycle: 4, min_run_before_preempt: 0, \
-             max_preemptions_per_job: 3, work_conserving: true, max_estimates_per_cycle: 32 }",
+             max_preemptions_per_job: 3, work_conserving: true }",
         );
         check_scheduler(
             "spares_per_block = 1\nhalf_life = \"1d12h\"\nalloc_weight = 3600\nordering = \"fifo\"\n\
              backfill = \"conservative\"\nmax_backfill_scan = 500\npreemption = false\npreemption_grace = \"90s\"\nmax_preemptions_per_cycle = 0",
             "Config { spares_per_block: 1, half_life: 129600, alloc_weight: Some(3600.0), ordering: Fifo, \
              backfill: Conservative(16), max_backfill_scan: 500, preemption: false, preemption_grace: 90, max_preemptions_per_cycle: 0, \
-             min_run_before_preempt: 0, max_preemptions_per_job: 3, work_conserving: true, max_estimates_per_cycle: 32 }",
+             min_run_before_preempt: 0, max_preemptions_per_job: 3, work_conserving: true }",
         );
         check_scheduler(
             "ordering = \"las\"\nlas_threshold = 3600",

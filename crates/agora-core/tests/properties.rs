@@ -335,6 +335,9 @@ fn check_reason(s: &Scheduler, m: &Model, id: JobId, reason: &Reason) -> Result<
     let spec = &m.specs[&id];
     let min = spec.min_accels.unwrap_or(spec.accels);
     let now = s.now();
+    if s.estimated_start(id).is_some_and(|e| e < now) {
+        return Err(format!("job {id} is expected to start in the past"));
+    }
     match reason {
         Reason::BorrowLimit { tenant, used, limit, .. } => {
             let b = ents.get(*tenant).borrow_limit.ok_or("borrow limit of a tenant without one")?;
@@ -345,8 +348,8 @@ fn check_reason(s: &Scheduler, m: &Model, id: JobId, reason: &Reason) -> Result<
                 return Err(format!("job {id}: {} holds {} < {used}", ents.get(*tenant).path, s.allocated(*tenant)));
             }
         }
-        Reason::Resources { accels, required, scope, eta } => {
-            if *accels != min || eta.is_some_and(|e| e < now) {
+        Reason::Resources { accels, required, scope } => {
+            if *accels != min {
                 return Err(format!("job {id}: wrong figures in {reason:?}"));
             }
             // Nothing claimed by a preemptor: the gang does not fit in what is free.
@@ -381,8 +384,8 @@ fn check_reason(s: &Scheduler, m: &Model, id: JobId, reason: &Reason) -> Result<
         Reason::Reserved { start, .. } if *start < now || !s.last_cycle().reservations.contains(&(id, *start)) => {
             return Err(format!("job {id}: reservation {start} not in the cycle's report"));
         }
-        Reason::BehindReservation { reserved, start, eta, .. }
-            if !s.last_cycle().reservations.contains(&(*reserved, *start)) || eta.is_some_and(|e| e < now) =>
+        Reason::BehindReservation { reserved, start, .. }
+            if !s.last_cycle().reservations.contains(&(*reserved, *start)) =>
         {
             return Err(format!("job {id}: behind a reservation the cycle did not make"));
         }

@@ -37,14 +37,7 @@ pub(super) struct Ctx {
     pub claim_holds: Vec<NodeId>,
     /// Jobs over a borrowing or lending limit, for the soak step.
     pub deferred: Vec<u32>,
-    /// Start estimates still allowed this cycle, and those made, by shape
-    /// (valid while no allocation changed).
-    pub estimates_left: usize,
-    pub estimates: Vec<(Shape, u64, Option<Time>)>,
 }
-
-/// (type, accelerators per node, nodes, widest scope) of a gang.
-pub(super) type Shape = (u32, u8, u32, Scope);
 
 /// How a job is looked at.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -106,8 +99,6 @@ impl Scheduler {
             scanned_after_reservation: 0,
             claim_holds: Vec::new(),
             deferred: Vec::new(),
-            estimates_left: self.cfg.max_estimates_per_cycle,
-            estimates: Vec::new(),
         };
 
         // 3. claim
@@ -241,7 +232,12 @@ impl Scheduler {
 
         // 6. release
         self.pool.set_held(&self.topo, &mut ctx.claim_holds, false);
+        self.last_holds.clear();
+        for &slot in &self.claimants {
+            self.last_holds.extend(&self.jobs[slot as usize].as_ref().expect("claimant").claim);
+        }
         for r in &mut ctx.reservations {
+            self.last_holds.extend(&r.held);
             self.pool.set_held(&self.topo, &mut r.held, false);
             report.reservations.push((self.jobs[r.job as usize].as_ref().expect("job").spec.id, r.start));
         }
@@ -508,7 +504,6 @@ impl Scheduler {
                 }
             }
         }
-        let eta = self.estimate(&spec, min, ctx);
         if let Some(first) = ctx.reservations.first() {
             // Behind a reservation only if the nodes held for it are what
             // this job would need: enough of them with room for its shape.
@@ -525,46 +520,14 @@ impl Scheduler {
             });
             if holds {
                 let reserved = self.jobs[first.job as usize].as_ref().expect("job").spec.id;
-                return Outcome::Waiting(Reason::BehindReservation { accels: min, reserved, start: first.start, eta });
+                return Outcome::Waiting(Reason::BehindReservation { accels: min, reserved, start: first.start });
             }
         }
         Outcome::Waiting(Reason::Resources {
             accels: min,
             scope: spec.constraint.scope,
             required: spec.constraint.required,
-            eta,
         })
-    }
-
-    /// When a blocked job can expect to start (running jobs ending at their
-    /// limits, held nodes excluded), for the first few blocked jobs of a
-    /// cycle; jobs of the same shape share one walk.
-    fn estimate(&mut self, spec: &JobSpec, min: u32, ctx: &mut Ctx) -> Option<Time> {
-        let max_scope = spec.constraint.required_scope();
-        let mut best: Option<Time> = None;
-        for t in types_of(self.topo.types.len() as u32, spec.accel_type) {
-            let Some((k, n)) = self.shape(spec, t, min) else {
-                continue;
-            };
-            let key = (t.0, k, n, max_scope);
-            let generation = self.fair.generation;
-            let known = ctx.estimates.iter().find(|(k2, g, _)| *k2 == key && *g == generation).map(|e| e.2);
-            let eta = match known {
-                Some(eta) => eta,
-                None if ctx.estimates_left > 0 => {
-                    ctx.estimates_left -= 1;
-                    let eta = self.estimate_start(t, k, n, max_scope);
-                    ctx.estimates.retain(|(k2, _, _)| *k2 != key);
-                    ctx.estimates.push((key, generation, eta));
-                    eta
-                }
-                None => None,
-            };
-            if let Some(e) = eta {
-                best = Some(best.map_or(e, |b: Time| b.min(e)));
-            }
-        }
-        best
     }
 
     #[allow(clippy::too_many_arguments)]

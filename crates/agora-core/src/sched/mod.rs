@@ -84,9 +84,6 @@ pub struct Config {
     /// (preemptible, evicted first) on capacity nobody entitled wants, so
     /// accelerators idle only when no job can use them.
     pub work_conserving: bool,
-    /// Blocked jobs per cycle that get an estimated start (one walk of the
-    /// running jobs each; jobs of one shape share it).
-    pub max_estimates_per_cycle: usize,
 }
 
 impl Default for Config {
@@ -104,7 +101,6 @@ impl Default for Config {
             min_run_before_preempt: 0,
             max_preemptions_per_job: 3,
             work_conserving: true,
-            max_estimates_per_cycle: 32,
         }
     }
 }
@@ -330,10 +326,11 @@ pub struct Scheduler {
     cursor: Vec<Option<QKey>>,
     /// Per node scratch for reservation and preemption planning.
     scratch: Vec<u8>,
-    /// Per block and per pod scratch counters for reservation planning
-    /// (u32::MAX = not yet counted).
-    block_scratch: Vec<u32>,
-    pod_scratch: Vec<u32>,
+    /// Scratch counters for reservation planning.
+    plan_bufs: reserve::PlanBufs,
+    /// Nodes the last cycle held for reservations and claimants: start
+    /// estimates made between cycles leave them to their owners.
+    last_holds: Vec<NodeId>,
     /// Per tenant: (fair-share generation, headroom, why) of the last look.
     room_cache: Vec<Option<(u64, u64, Option<Reason>)>>,
     /// Schedulable accelerators (up, not spare).
@@ -378,7 +375,8 @@ impl Scheduler {
                 max_nodes[t][1] = max_nodes[t][1].max(*n);
             }
         }
-        let (nnodes, nblocks, npods) = (topo.nodes.len(), topo.blocks.len(), topo.pods.len());
+        let nnodes = topo.nodes.len();
+        let plan_bufs = reserve::PlanBufs::new(&topo);
         let max_accels = (0..topo.types.len() as u32).map(|t| topo.max_node_accels(TypeId(t))).collect();
         let lenders = (0..ents.len() as u32).map(TenantId).filter(|t| ents.get(*t).lend_limit.is_some()).collect();
         Scheduler {
@@ -398,8 +396,8 @@ impl Scheduler {
             restarts: Vec::new(),
             cursor: vec![None; ents.len()],
             scratch: vec![0; nnodes],
-            block_scratch: vec![u32::MAX; nblocks],
-            pod_scratch: vec![u32::MAX; npods],
+            plan_bufs,
+            last_holds: Vec::new(),
             room_cache: vec![None; ents.len()],
             capacity,
             spares,

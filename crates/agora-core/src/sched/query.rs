@@ -3,6 +3,7 @@
 
 use super::pool::full_mask;
 use super::*;
+use crate::ids::human_duration;
 
 impl Scheduler {
     /// When the core next needs a `Tick`, in the manner of quinn-proto's
@@ -56,10 +57,51 @@ impl Scheduler {
         }
     }
 
-    /// Why a pending job is waiting, for people. None if it is not pending.
+    /// Why a pending job is waiting, for people, with when it can expect
+    /// to start where the core can tell. None if it is not pending.
     pub fn explain(&self, id: JobId) -> Option<String> {
-        let view = self.job(id)?;
-        view.reason.map(|r| r.describe(self.now, &self.ents))
+        let reason = self.job(id)?.reason?;
+        let mut text = reason.describe(self.now, &self.ents);
+        // Jobs held back by a limit or by strict order wait on that, not on capacity.
+        let on_capacity = matches!(
+            reason,
+            Reason::Resources { .. }
+                | Reason::BehindReservation { .. }
+                | Reason::NotReached(Stop::Full | Stop::ScanLimit | Stop::Exhausted)
+        );
+        if on_capacity {
+            if let Some(t) = self.estimated_start(id) {
+                text += &format!("; expected to start within {}", human_duration(t.saturating_sub(self.now)));
+            }
+        }
+        Some(text)
+    }
+
+    /// When a pending job can expect to start if running jobs run to their
+    /// time limits and nothing else goes first: its reservation's start,
+    /// or a walk of the running jobs by end (computed on demand, so that a
+    /// cycle pays nothing for it). None if not pending or never in sight.
+    pub fn estimated_start(&self, id: JobId) -> Option<Time> {
+        let slot = *self.by_id.get(&id)?;
+        let job = self.jobs[slot as usize].as_ref()?;
+        if job.state != JobState::Pending {
+            return None;
+        }
+        match self.reason_of(job) {
+            Reason::Reserved { start, .. } => return Some(start),
+            Reason::AwaitingPreemption { until, .. } => return Some(until),
+            _ => {}
+        }
+        let min = job.spec.min_accels.unwrap_or(job.spec.accels);
+        let mut bufs = super::reserve::PlanBufs::new(&self.topo);
+        // The nodes the last cycle reserved or claimed stay theirs.
+        bufs.avoid(&self.last_holds);
+        types_of(self.topo.types.len() as u32, job.spec.accel_type)
+            .filter_map(|t| {
+                let (k, n) = self.shape(&job.spec, t, min)?;
+                self.plan(&mut bufs, t, k, n, job.spec.constraint.required_scope(), false).map(|(s, _)| s)
+            })
+            .min()
     }
 
     /// Ids of all jobs the core knows (pending, running, preempting).
@@ -240,6 +282,7 @@ impl std::fmt::Debug for Scheduler {
             .field("by_end", &self.by_end)
             .field("grace", &self.grace)
             .field("claimants", &self.claimants)
+            .field("last_holds", &self.last_holds)
             .field("restarts", &self.restarts)
             .field("pool", &self.pool)
             .field("fair", &self.fair)

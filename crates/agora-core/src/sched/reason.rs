@@ -24,14 +24,13 @@ pub enum Stop {
 pub enum Reason {
     /// Submitted since the last cycle.
     New,
-    /// No room in any allowed domain right now; `eta` is when the job can
-    /// expect to start if running jobs run to their limits.
-    Resources { accels: u32, scope: Scope, required: bool, eta: Option<Time> },
+    /// No room in any allowed domain right now.
+    Resources { accels: u32, scope: Scope, required: bool },
     /// At the head of the queue: nodes are held for it.
     Reserved { accels: u32, scope: Scope, start: Time },
     /// Would fit only on nodes held for a reserved job and runs too long to
     /// finish before that job starts.
-    BehindReservation { accels: u32, reserved: JobId, start: Time, eta: Option<Time> },
+    BehindReservation { accels: u32, reserved: JobId, start: Time },
     /// A tenant on the job's path is at its borrowing limit.
     /// `soak`: the job will run opportunistically on idle capacity.
     BorrowLimit { tenant: TenantId, used: u64, limit: u64, soak: bool },
@@ -52,17 +51,12 @@ impl Reason {
         };
         let name = |t: &TenantId| ents.get(*t).path.clone();
         let soaks = |soak: &bool| if *soak { "; runs opportunistically when capacity is idle" } else { "" };
-        let eta = |eta: &Option<Time>| match eta {
-            Some(t) => format!("; expected to start within {}", human_duration(t.saturating_sub(now))),
-            None => String::new(),
-        };
         match self {
             Reason::New => "submitted; waiting for the next scheduling cycle".into(),
-            Reason::Resources { accels, scope, required, eta: e } => format!(
-                "needs {} accelerators {}; not enough are free{}",
+            Reason::Resources { accels, scope, required } => format!(
+                "needs {} accelerators {}; not enough are free",
                 thousands(*accels as u64),
-                within(*scope, *required),
-                eta(e)
+                within(*scope, *required)
             ),
             Reason::Reserved { accels, scope, start } => format!(
                 "needs {} accelerators {}; reserved to start in {}",
@@ -70,11 +64,10 @@ impl Reason {
                 within(*scope, true),
                 human_duration(start.saturating_sub(now))
             ),
-            Reason::BehindReservation { accels, reserved, start, eta: e } => format!(
-                "needs {} accelerators; some of the free ones are held for job {reserved}, which starts in {}, and this job's time limit is too long to backfill{}",
+            Reason::BehindReservation { accels, reserved, start } => format!(
+                "needs {} accelerators; some of the free ones are held for job {reserved}, which starts in {}, and this job's time limit is too long to backfill",
                 thousands(*accels as u64),
-                human_duration(start.saturating_sub(now)),
-                eta(e)
+                human_duration(start.saturating_sub(now))
             ),
             Reason::BorrowLimit { tenant, used, limit, soak } => format!(
                 "{} is at its borrowing limit ({} of {} accelerators){}",

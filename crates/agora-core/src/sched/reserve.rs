@@ -18,6 +18,38 @@ pub(crate) struct Reservation {
     pub held: Vec<NodeId>,
 }
 
+/// Scratch counters for planning: per node, extra accelerators freed by
+/// the jobs walked so far; per block and pod, nodes that would fit
+/// (u32::MAX = not yet counted). All back to zero / MAX after each plan.
+#[derive(Debug, Default)]
+pub(crate) struct PlanBufs {
+    extra: Vec<u8>,
+    block: Vec<u32>,
+    pod: Vec<u32>,
+    /// Nodes a plan may not use besides held ones (for estimates made
+    /// between cycles: the nodes the last cycle held), as a mask.
+    skip: Vec<bool>,
+}
+
+impl PlanBufs {
+    pub fn new(topo: &Topology) -> PlanBufs {
+        PlanBufs {
+            extra: vec![0; topo.nodes.len()],
+            block: vec![u32::MAX; topo.blocks.len()],
+            pod: vec![u32::MAX; topo.pods.len()],
+            skip: Vec::new(),
+        }
+    }
+
+    /// Plans made with these buffers avoid `nodes` too.
+    pub fn avoid(&mut self, nodes: &[NodeId]) {
+        self.skip = vec![false; self.extra.len()];
+        for n in nodes {
+            self.skip[n.idx()] = true;
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Domain {
     Block(u32),
@@ -30,7 +62,10 @@ impl Scheduler {
     /// plan, busy or free, so that no later reservation counts on them and
     /// no backfill or preemptor takes them.
     pub(super) fn reserve(&mut self, slot: u32, t: TypeId, k: u8, n: u32, max_scope: Scope) -> Option<Reservation> {
-        let (start, mut held) = self.plan(t, k, n, max_scope, true)?;
+        let mut bufs = std::mem::take(&mut self.plan_bufs);
+        let planned = self.plan(&mut bufs, t, k, n, max_scope, true);
+        self.plan_bufs = bufs;
+        let (start, mut held) = planned?;
         // Sorted by node id from here on: `find_among` relies on nodes of a
         // domain being adjacent.
         self.pool.set_held(&self.topo, &mut held, true);
@@ -40,25 +75,58 @@ impl Scheduler {
     /// When a gang of `n` nodes × `k` could start if nothing else started
     /// before it and running jobs ran to their limits, avoiding held nodes.
     pub(super) fn estimate_start(&mut self, t: TypeId, k: u8, n: u32, max_scope: Scope) -> Option<Time> {
-        self.plan(t, k, n, max_scope, false).map(|(start, _)| start)
+        let mut bufs = std::mem::take(&mut self.plan_bufs);
+        let planned = self.plan(&mut bufs, t, k, n, max_scope, false);
+        self.plan_bufs = bufs;
+        planned.map(|(start, _)| start)
     }
 
-    fn plan(&mut self, t: TypeId, k: u8, n: u32, max_scope: Scope, pick: bool) -> Option<(Time, Vec<NodeId>)> {
+    pub(super) fn plan(
+        &self,
+        bufs: &mut PlanBufs,
+        t: TypeId,
+        k: u8,
+        n: u32,
+        max_scope: Scope,
+        pick: bool,
+    ) -> Option<(Time, Vec<NodeId>)> {
         let topo = &self.topo;
         let pool = &self.pool;
-        let extra = &mut self.scratch;
-        let block_cnt = &mut self.block_scratch;
-        let pod_cnt = &mut self.pod_scratch;
+        let extra = &mut bufs.extra;
+        let block_cnt = &mut bufs.block;
+        let pod_cnt = &mut bufs.pod;
         let mut touched: Vec<u32> = Vec::new();
         let (mut touched_blocks, mut touched_pods) = (Vec::new(), Vec::new());
         let mut site_cnt = pool.site_nodes_ge(t, k);
+        let skip = &bufs.skip;
+        // Nodes to avoid that are free now are in the index's counts: take
+        // them out before the walk.
+        for (i, _) in skip.iter().enumerate().filter(|(_, s)| **s) {
+            let node = &topo.nodes[i];
+            if pool.avail(NodeId(i as u32)) < k || topo.blocks[node.block.idx()].accel_type != t {
+                continue;
+            }
+            let (b, p) = (node.block.idx(), node.pod.idx());
+            if block_cnt[b] == u32::MAX {
+                block_cnt[b] = pool.block_nodes_ge(node.block, k) as u32;
+                touched_blocks.push(b);
+            }
+            if pod_cnt[p] == u32::MAX {
+                pod_cnt[p] = pool.pod_nodes_ge(node.pod, t, k);
+                touched_pods.push(p);
+            }
+            block_cnt[b] -= 1;
+            pod_cnt[p] -= 1;
+            site_cnt -= 1;
+        }
         let mut found = None;
         'walk: for &(end, j) in &self.by_end {
             let job = self.jobs[j as usize].as_ref().expect("running job exists");
             for s in &job.slots {
                 let node = &topo.nodes[s.node.idx()];
                 let st = &pool.st[s.node.idx()];
-                if !st.up || st.spare || st.held || topo.blocks[node.block.idx()].accel_type != t {
+                let avoid = skip.get(s.node.idx()).copied().unwrap_or(false);
+                if !st.up || st.spare || st.held || avoid || topo.blocks[node.block.idx()].accel_type != t {
                     continue;
                 }
                 let i = s.node.idx();
