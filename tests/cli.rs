@@ -172,6 +172,7 @@ fn bench_sched_prints_the_documented_json() {
     for key in ["accelerators", "queued_jobs", "admissions_per_sec", "cycle_ms_p50", "cycle_ms_p99"] {
         assert!(v[key].is_number(), "{key}");
         assert!(v["baseline"][key].is_number(), "baseline.{key}");
+        assert!(v["careful_baseline"][key].is_number(), "careful_baseline.{key}");
     }
     assert_eq!(v["accelerators"], 2_490);
     let _ = std::fs::remove_dir_all(&d);

@@ -252,4 +252,28 @@ mod tests {
             assert_eq!(TenantMap::parse(text, "m", &e).unwrap_err().to_string(), want);
         }
     }
+
+    #[test]
+    fn mutated_tenant_maps_parse_or_fail_cleanly() {
+        let e = ents();
+        let text = "# map\nvc-a = p1\n\"vc b\" = p2  # quoted\n* = p1\n";
+        let mut rng = agora_core::rng::Rng::new(5);
+        let mut loaded = 0;
+        for _ in 0..2_000 {
+            let mut b = text.as_bytes().to_vec();
+            let at = rng.below(b.len() as u64) as usize;
+            match rng.below(3) {
+                0 => b[at] ^= 1 << rng.below(8),
+                1 => b.truncate(at),
+                _ => b.insert(at, b"=#\"*\n \xff"[rng.below(7) as usize]),
+            }
+            let s = String::from_utf8_lossy(&b);
+            if let Ok(m) = TenantMap::parse(&s, "m", &e) {
+                loaded += 1;
+                let leaves: Vec<TenantId> = e.leaves().collect();
+                assert!(e.is_leaf(m.resolve("anything", &leaves)));
+            }
+        }
+        assert!(loaded > 100, "{loaded}");
+    }
 }
