@@ -350,8 +350,8 @@ pub fn html(results: &[Run]) -> String {
         ),
         ("Gang-size mix".into(), size_mix_plot(focus(results)), String::new()),
     ];
-    for (heading, svg, note) in sections {
-        let _ = write!(out, "<h2>{}</h2>\n{note}{svg}\n", esc(&heading));
+    for (k, (heading, svg, note)) in sections.into_iter().enumerate() {
+        let _ = write!(out, "<h2 id=\"plot{k}\">{}</h2>\n{note}{svg}\n", esc(&heading));
     }
     if let Some((r, s)) = focus(results) {
         let _ = write!(out, "<h2>Per programme ({})</h2>\n{}", esc(&r.policy), html_table(&programme_rows(r, s)));
@@ -607,7 +607,6 @@ impl Axis {
             (60.0, "1m"),
             (600.0, "10m"),
             (3600.0, "1h"),
-            (36_000.0, "10h"),
             (86_400.0, "1d"),
             (864_000.0, "10d"),
             (8_640_000.0, "100d"),
@@ -900,8 +899,11 @@ fn group_bars(results: &[Run], by: GroupBy, m: Measure) -> String {
         },
         ticks: names.iter().enumerate().map(|(k, n)| (k as f64 + 0.5, short(n))).collect(),
     };
-    let mut chart =
-        Chart::new(x, Axis::duration(max, &format!("mean {} (log)", m.name().split(' ').next().unwrap_or(""))));
+    let short_name = match m {
+        Measure::Wait => "wait",
+        Measure::Jct => "JCT",
+    };
+    let mut chart = Chart::new(x, Axis::duration(max, &format!("mean {short_name} (log)")));
     let n = results.len().max(1) as f64;
     for (i, ((r, _), v)) in results.iter().zip(&values).enumerate() {
         for (g, &y) in v.iter().enumerate() {
