@@ -432,7 +432,7 @@ fn programme_rows(r: &RunResult, s: &Summary) -> Vec<Vec<String>> {
             pct(r.programmes.get(i).map_or(0.0, |p| p.share)),
             pct(s.delivered_share.get(i).copied().unwrap_or(0.0)),
             thousands(g.jobs as u64),
-            thousands(g.wait.n as u64),
+            thousands((g.wait.n - g.wait.censored) as u64),
             mean(&g.wait),
             pctl(&g.wait, g.wait.p50),
             pctl(&g.wait, g.wait.p99),
