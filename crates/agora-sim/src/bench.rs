@@ -677,3 +677,86 @@ fn run_careful(topo: &Topology, cfg: &BenchConfig, jobs: &[SynthJob], spares: u3
     let free: u64 = c.free.iter().map(|a| *a as u64).sum();
     figures(0, min_queue, cycle_ms, admissions, cpu, (c.schedulable - free) as f64 / c.schedulable.max(1) as f64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synthetic::JobKind;
+    use agora_core::topology::Regular;
+    use agora_core::PriorityClass;
+
+    fn job(id: u64, accels: u32, scope: Option<(Scope, bool)>) -> SynthJob {
+        SynthJob {
+            id,
+            submit: 0,
+            accels,
+            per_node: 0,
+            duration: 100,
+            time_limit: 200,
+            kind: JobKind::Pretrain,
+            class: PriorityClass::Standard,
+            scope,
+            checkpoint: None,
+            tenant_hint: 0,
+        }
+    }
+
+    /// Recounts what the indexes claim.
+    fn check(c: &Careful) {
+        for k in 1..=16usize {
+            let site = c.free.iter().filter(|&&f| f as usize >= k).count() as u32;
+            assert_eq!(c.ge_site[k], site, "site, k={k}");
+            for (b, block) in c.topo.blocks.iter().enumerate() {
+                let n = block.nodes.clone().filter(|&x| c.free[x as usize] as usize >= k).count() as u32;
+                assert_eq!(c.ge_block[b][k], n, "block {b}, k={k}");
+            }
+        }
+        for (f, bucket) in c.bucket.iter().enumerate() {
+            assert!(bucket.iter().all(|&x| c.free[x as usize] as usize == f));
+        }
+    }
+
+    #[test]
+    fn the_careful_baseline_keeps_its_indexes_spares_and_scopes() {
+        // Two blocks of 4 nodes of 8; one spare per block: 48 schedulable.
+        let topo = Regular {
+            name: "t".into(),
+            accel_type: "gpu".into(),
+            blocks: 2,
+            blocks_per_pod: 2,
+            nodes_per_block: 4,
+            accels_per_node: 8,
+            last_block_nodes: 0,
+        }
+        .build()
+        .unwrap();
+        let mut c = Careful::new(&topo, 1);
+        assert_eq!(c.schedulable, 48);
+        check(&c);
+        let jobs = vec![
+            job(1, 24, Some((Scope::Block, true))),
+            job(2, 8, None),
+            job(3, 24, Some((Scope::Block, true))),
+            job(4, 4, None),
+        ];
+        c.queue.extend(0..jobs.len());
+        let mut started = Vec::new();
+        c.cycle(&jobs, 0, &mut started);
+        check(&c);
+        // Job 3 needs a whole block's three schedulable nodes; block 1 has
+        // only two left after job 2, so it waits (EASY: job 4 fits anyway).
+        assert_eq!(started, [0, 1, 3]);
+        assert!(c.alloc[&1]
+            .1
+            .iter()
+            .all(|&(n, _)| topo.nodes[n as usize].block == topo.nodes[c.alloc[&1].1[0].0 as usize].block));
+        let spares: Vec<u32> = topo.blocks.iter().map(|b| b.nodes.end - 1).collect();
+        assert!(c.alloc.values().flat_map(|a| &a.1).all(|(n, _)| !spares.contains(n)), "spares stay free");
+        c.finish(2);
+        c.finish(4);
+        check(&c);
+        c.cycle(&jobs, 100, &mut started);
+        assert_eq!(started, [0, 1, 3, 2]);
+        check(&c);
+    }
+}
