@@ -317,7 +317,11 @@ pub fn html(results: &[Run]) -> String {
     let by_job_id = results.first().is_some_and(|(r, _)| r.tenants_by_job_id);
     let fairness_note = if by_job_id { format!("<p class=\"warn\">{}</p>\n", esc(BY_JOB_ID)) } else { String::new() };
     let sections: Vec<(String, String, String)> = vec![
-        ("Utilization over time, per policy".into(), utilization_plots(results), String::new()),
+        (
+            "Utilization over time, per policy (shaded: the offered window, first to last arrival)".into(),
+            utilization_plots(results),
+            String::new(),
+        ),
         (
             "Wait-time CDF per policy (never-started jobs at their censored wait)".into(),
             cdf_plot(results, Measure::Wait),
@@ -680,6 +684,17 @@ impl Chart {
         );
     }
 
+    /// A pale background over `[x0, x1]`: a span of interest.
+    fn shade(&mut self, x0: f64, x1: f64) {
+        let (left, right, top, base) = (self.px(x0), self.px(x1), self.py(self.y.hi), self.py(self.y.lo));
+        let _ = writeln!(
+            self.body,
+            "<rect x=\"{left:.1}\" y=\"{top:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#f0f0f0\"/>",
+            right - left,
+            base - top
+        );
+    }
+
     /// A wide, pale line: an entitlement behind the delivered share.
     fn band(&mut self, points: impl IntoIterator<Item = (f64, f64)>, colour: &str) {
         let pts: Vec<String> =
@@ -780,6 +795,9 @@ fn utilization_plots(results: &[Run]) -> String {
         let (x, unit) = Axis::time(span as f64);
         let mut chart = Chart::new(x, Axis::fraction(1.0, "used"));
         chart.h = 130.0;
+        // The offered window (first to last arrival), over which utilization is measured.
+        let (w0, w1) = crate::metrics::offered_window(r);
+        chart.shade(w0.saturating_sub(r.start) as f64 / unit, w1.saturating_sub(r.start) as f64 / unit);
         // Average consecutive samples in buckets, time-weighted (a zero-length
         // last step still counts for one second, so the line does not drop).
         let all: Vec<_> = steps(r).collect();
