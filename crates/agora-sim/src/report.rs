@@ -285,7 +285,11 @@ pub fn verdict(results: &[Run]) -> String {
         if tied.len() == results.len() {
             parts.push(format!("all policies tie on {name} ({})", show(value)));
         } else {
-            parts.push(format!("{} best on {name} ({})", tied.join(" and "), show(value)));
+            let names = match tied.split_last() {
+                Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+                _ => tied.join(""),
+            };
+            parts.push(format!("{names} best on {name} ({})", show(value)));
         }
     }
     format!("{}.", parts.join("; "))
