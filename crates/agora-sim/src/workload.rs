@@ -276,4 +276,26 @@ mod tests {
         }
         assert!(loaded > 100, "{loaded}");
     }
+
+    #[test]
+    fn a_load_factor_compresses_arrivals_from_the_first() {
+        let e = ents();
+        let jobs = [100u64, 100, 400, 1100].iter().enumerate().map(|(i, &t)| crate::synthetic::SynthJob {
+            id: i as u64,
+            submit: t,
+            accels: 1,
+            per_node: 0,
+            duration: 10,
+            time_limit: 20,
+            kind: crate::synthetic::JobKind::Eval,
+            class: agora_core::PriorityClass::Standard,
+            scope: None,
+            checkpoint: None,
+            tenant_hint: 0,
+        });
+        let mut w = from_synthetic("t", jobs, &e);
+        w.compress(2.0);
+        assert_eq!(w.jobs.iter().map(|j| j.submit).collect::<Vec<_>>(), [100, 100, 250, 600]);
+        assert!(!w.tenants_by_job_id());
+    }
 }
