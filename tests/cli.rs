@@ -172,6 +172,7 @@ fn bench_sched_prints_the_documented_json() {
     for key in ["accelerators", "queued_jobs", "admissions_per_sec", "cycle_ms_p50", "cycle_ms_p99"] {
         assert!(v[key].is_number(), "{key}");
         assert!(v["baseline"][key].is_number(), "baseline.{key}");
+        assert!(v["careful_baseline"][key].is_number(), "careful_baseline.{key}");
     }
     assert_eq!(v["accelerators"], 2_490);
     let _ = std::fs::remove_dir_all(&d);
@@ -308,5 +309,58 @@ fn warnings_for_settings_that_do_not_fit_the_run() {
     assert!(err.contains("the example site's floors are for 100,000 accelerators: scaled"), "{err}");
     assert!(o.status.success(), "{err}");
     assert!(err.contains("tenant map: 1 key(s) match no group or user of the trace: no-such-group"), "{err}");
+    // A site file of the user's is not scaled, but floors beyond the machine are said.
+    std::fs::write(
+        d.join("site.toml"),
+        "[[tenants]]\nname = \"a\"\nfloor = 80\n[[tenants]]\nname = \"b\"\nfloor = 80\n",
+    )
+    .unwrap();
+    let o = agora(
+        &d,
+        &[
+            "sim",
+            "--workload",
+            "kth-sp2",
+            "--policy",
+            "easy",
+            "--failures",
+            "off",
+            "--no-report",
+            "--site",
+            "site.toml",
+        ],
+    );
+    assert!(
+        stderr(&o).contains("the site's floors add up to 160 accelerators, more than this machine's 100"),
+        "{}",
+        stderr(&o)
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn utilization_of_a_synthetic_load_matches_the_load_offered() {
+    // The README's example, smaller: 80% offered gives about 80% used,
+    // measured over the offered window against all accelerators.
+    let d = tempdir("util");
+    let o = agora(
+        &d,
+        &[
+            "sim",
+            "--workload",
+            "synthetic:jobs=3000,load=0.8",
+            "--cluster",
+            "philly",
+            "--policy",
+            "easy",
+            "--json",
+            "--no-report",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (util, offered) = (v[0]["utilization"].as_f64().unwrap(), v[0]["offered_load"].as_f64().unwrap());
+    assert!((offered - 0.8).abs() < 0.05, "offered {offered}");
+    assert!((util - offered).abs() < 0.05, "utilization {util} against offered {offered}");
     let _ = std::fs::remove_dir_all(&d);
 }

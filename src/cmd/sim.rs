@@ -208,3 +208,14 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_panic_is_shown_by_its_message() {
+        let payload = std::panic::catch_unwind(|| panic!("index {} out of range", 7)).unwrap_err();
+        assert_eq!(super::panic_message(&*payload), "index 7 out of range");
+        let payload = std::panic::catch_unwind(|| std::panic::panic_any(42u8)).unwrap_err();
+        assert_eq!(super::panic_message(&*payload), "a panic without a message");
+    }
+}

@@ -285,7 +285,11 @@ pub fn verdict(results: &[Run]) -> String {
         if tied.len() == results.len() {
             parts.push(format!("all policies tie on {name} ({})", show(value)));
         } else {
-            parts.push(format!("{} best on {name} ({})", tied.join(" and "), show(value)));
+            let names = match tied.split_last() {
+                Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+                _ => tied.join(""),
+            };
+            parts.push(format!("{names} best on {name} ({})", show(value)));
         }
     }
     format!("{}.", parts.join("; "))
@@ -317,7 +321,11 @@ pub fn html(results: &[Run]) -> String {
     let by_job_id = results.first().is_some_and(|(r, _)| r.tenants_by_job_id);
     let fairness_note = if by_job_id { format!("<p class=\"warn\">{}</p>\n", esc(BY_JOB_ID)) } else { String::new() };
     let sections: Vec<(String, String, String)> = vec![
-        ("Utilization over time, per policy".into(), utilization_plots(results), String::new()),
+        (
+            "Utilization over time, per policy (shaded: the offered window, first to last arrival)".into(),
+            utilization_plots(results),
+            String::new(),
+        ),
         (
             "Wait-time CDF per policy (never-started jobs at their censored wait)".into(),
             cdf_plot(results, Measure::Wait),
@@ -350,8 +358,8 @@ pub fn html(results: &[Run]) -> String {
         ),
         ("Gang-size mix".into(), size_mix_plot(focus(results)), String::new()),
     ];
-    for (heading, svg, note) in sections {
-        let _ = write!(out, "<h2>{}</h2>\n{note}{svg}\n", esc(&heading));
+    for (k, (heading, svg, note)) in sections.into_iter().enumerate() {
+        let _ = write!(out, "<h2 id=\"plot{k}\">{}</h2>\n{note}{svg}\n", esc(&heading));
     }
     if let Some((r, s)) = focus(results) {
         let _ = write!(out, "<h2>Per programme ({})</h2>\n{}", esc(&r.policy), html_table(&programme_rows(r, s)));
@@ -432,7 +440,7 @@ fn programme_rows(r: &RunResult, s: &Summary) -> Vec<Vec<String>> {
             pct(r.programmes.get(i).map_or(0.0, |p| p.share)),
             pct(s.delivered_share.get(i).copied().unwrap_or(0.0)),
             thousands(g.jobs as u64),
-            thousands(g.wait.n as u64),
+            thousands((g.wait.n - g.wait.censored) as u64),
             mean(&g.wait),
             pctl(&g.wait, g.wait.p50),
             pctl(&g.wait, g.wait.p99),
@@ -607,7 +615,6 @@ impl Axis {
             (60.0, "1m"),
             (600.0, "10m"),
             (3600.0, "1h"),
-            (36_000.0, "10h"),
             (86_400.0, "1d"),
             (864_000.0, "10d"),
             (8_640_000.0, "100d"),
@@ -678,6 +685,17 @@ impl Chart {
             self.body,
             "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\"{dash} points=\"{}\"/>",
             pts.trim_end()
+        );
+    }
+
+    /// A pale background over `[x0, x1]`: a span of interest.
+    fn shade(&mut self, x0: f64, x1: f64) {
+        let (left, right, top, base) = (self.px(x0), self.px(x1), self.py(self.y.hi), self.py(self.y.lo));
+        let _ = writeln!(
+            self.body,
+            "<rect x=\"{left:.1}\" y=\"{top:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#f0f0f0\"/>",
+            right - left,
+            base - top
         );
     }
 
@@ -781,6 +799,9 @@ fn utilization_plots(results: &[Run]) -> String {
         let (x, unit) = Axis::time(span as f64);
         let mut chart = Chart::new(x, Axis::fraction(1.0, "used"));
         chart.h = 130.0;
+        // The offered window (first to last arrival), over which utilization is measured.
+        let (w0, w1) = crate::metrics::offered_window(r);
+        chart.shade(w0.saturating_sub(r.start) as f64 / unit, w1.saturating_sub(r.start) as f64 / unit);
         // Average consecutive samples in buckets, time-weighted (a zero-length
         // last step still counts for one second, so the line does not drop).
         let all: Vec<_> = steps(r).collect();
@@ -900,8 +921,11 @@ fn group_bars(results: &[Run], by: GroupBy, m: Measure) -> String {
         },
         ticks: names.iter().enumerate().map(|(k, n)| (k as f64 + 0.5, short(n))).collect(),
     };
-    let mut chart =
-        Chart::new(x, Axis::duration(max, &format!("mean {} (log)", m.name().split(' ').next().unwrap_or(""))));
+    let short_name = match m {
+        Measure::Wait => "wait",
+        Measure::Jct => "JCT",
+    };
+    let mut chart = Chart::new(x, Axis::duration(max, &format!("mean {short_name} (log)")));
     let n = results.len().max(1) as f64;
     for (i, ((r, _), v)) in results.iter().zip(&values).enumerate() {
         for (g, &y) in v.iter().enumerate() {

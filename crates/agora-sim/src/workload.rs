@@ -252,4 +252,50 @@ mod tests {
             assert_eq!(TenantMap::parse(text, "m", &e).unwrap_err().to_string(), want);
         }
     }
+
+    #[test]
+    fn mutated_tenant_maps_parse_or_fail_cleanly() {
+        let e = ents();
+        let text = "# map\nvc-a = p1\n\"vc b\" = p2  # quoted\n* = p1\n";
+        let mut rng = agora_core::rng::Rng::new(5);
+        let mut loaded = 0;
+        for _ in 0..2_000 {
+            let mut b = text.as_bytes().to_vec();
+            let at = rng.below(b.len() as u64) as usize;
+            match rng.below(3) {
+                0 => b[at] ^= 1 << rng.below(8),
+                1 => b.truncate(at),
+                _ => b.insert(at, b"=#\"*\n \xff"[rng.below(7) as usize]),
+            }
+            let s = String::from_utf8_lossy(&b);
+            if let Ok(m) = TenantMap::parse(&s, "m", &e) {
+                loaded += 1;
+                let leaves: Vec<TenantId> = e.leaves().collect();
+                assert!(e.is_leaf(m.resolve("anything", &leaves)));
+            }
+        }
+        assert!(loaded > 100, "{loaded}");
+    }
+
+    #[test]
+    fn a_load_factor_compresses_arrivals_from_the_first() {
+        let e = ents();
+        let jobs = [100u64, 100, 400, 1100].iter().enumerate().map(|(i, &t)| crate::synthetic::SynthJob {
+            id: i as u64,
+            submit: t,
+            accels: 1,
+            per_node: 0,
+            duration: 10,
+            time_limit: 20,
+            kind: crate::synthetic::JobKind::Eval,
+            class: agora_core::PriorityClass::Standard,
+            scope: None,
+            checkpoint: None,
+            tenant_hint: 0,
+        });
+        let mut w = from_synthetic("t", jobs, &e);
+        w.compress(2.0);
+        assert_eq!(w.jobs.iter().map(|j| j.submit).collect::<Vec<_>>(), [100, 100, 250, 600]);
+        assert!(!w.tenants_by_job_id());
+    }
 }

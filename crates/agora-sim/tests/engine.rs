@@ -88,3 +88,18 @@ fn failures_are_not_drawn_across_an_idle_gap() {
     assert!(r.jobs.iter().all(|j| j.end.is_some() && !j.timed_out));
     assert!(r.failures < 5, "{} failures drawn", r.failures);
 }
+
+#[test]
+fn refused_jobs_are_counted_by_reason() {
+    // One job too big for the 16-accelerator machine, one with a time limit
+    // of 200 years (the core refuses limits over 100 years).
+    let (topo, ents, mut w) = one_job(8, 1000);
+    let mut big = w.jobs[0].clone();
+    (big.id, big.accels) = (2, 64);
+    let mut absurd = w.jobs[0].clone();
+    (absurd.id, absurd.time_limit) = (3, 200 * 365 * 86_400);
+    w.jobs.extend([big, absurd]);
+    let r = engine::run(&topo, &ents, agora_core::Config::default(), "agora", &w, &SimConfig::default());
+    assert_eq!((r.jobs.len(), r.skipped.too_big, r.skipped.absurd_limit), (1, 1, 1));
+    assert_eq!(r.rows, 3);
+}

@@ -524,3 +524,101 @@ fn openb_gpu_nodes_match_published_counts() {
         r#"{"A10": 2, "G2": 549, "G3": 39, "P100": 134, "T4": 404, "V100M16": 55, "V100M32": 30}"#
     );
 }
+
+// ---- mutation tests over the embedded samples ------------------------------
+
+/// Extreme values a mutated number field takes.
+const EXTREMES: &[&str] = &[
+    "-1",
+    "0",
+    "-0",
+    "18446744073709551615",
+    "18446744073709551616",
+    "-9223372036854775809",
+    "9223372036854775807.9",
+    "1e308",
+    "1e-300",
+    "NaN",
+    "inf",
+    "-inf",
+    "99999999999999999999.5",
+    "4294967296",
+    "",
+];
+
+/// One seeded mutation of `bytes`: a bit flip, a cut, an extreme value in
+/// place of a number, a deleted or duplicated line.
+pub(crate) fn mutate(rng: &mut Rng, bytes: &[u8]) -> Vec<u8> {
+    let mut b = bytes.to_vec();
+    if b.is_empty() {
+        return b;
+    }
+    let at = rng.below(b.len() as u64) as usize;
+    match rng.below(5) {
+        0 => b[at] ^= 1 << rng.below(8),
+        1 => b.truncate(at),
+        2 => {
+            // The number (digits, dots, signs) around `at`, replaced.
+            let is_num = |c: u8| c.is_ascii_digit() || c == b'.' || c == b'-';
+            let (mut s, mut e) = (at, at);
+            while s > 0 && is_num(b[s - 1]) {
+                s -= 1;
+            }
+            while e < b.len() && is_num(b[e]) {
+                e += 1;
+            }
+            let v = EXTREMES[rng.below(EXTREMES.len() as u64) as usize];
+            b.splice(s..e, v.bytes());
+        }
+        3 => {
+            let start = b[..at].iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1);
+            let end = b[at..].iter().position(|&c| c == b'\n').map_or(b.len(), |i| at + i + 1);
+            b.drain(start..end);
+        }
+        _ => {
+            let start = b[..at].iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1);
+            let end = b[at..].iter().position(|&c| c == b'\n').map_or(b.len(), |i| at + i + 1);
+            let line = b[start..end].to_vec();
+            b.splice(start..start, line);
+        }
+    }
+    b
+}
+
+/// The first `lines` lines of an embedded (gzip) sample.
+fn head(gz: &[u8], lines: usize) -> Vec<u8> {
+    let text = gunzip(gz);
+    let end = text.iter().enumerate().filter(|(_, &c)| c == b'\n').nth(lines - 1).map_or(text.len(), |(i, _)| i + 1);
+    text[..end].to_vec()
+}
+
+#[test]
+fn mutated_embedded_samples_load_or_fail_cleanly() {
+    // Each loader over the head of its real sample (SWF with its whole
+    // header), 400 seeded mutants each, one to three mutations per mutant.
+    let samples = [
+        (Format::Swf, head(KTH_SP2, 60)),
+        (Format::Philly, head(PHILLY, 40)),
+        (Format::Lingjun, head(LINGJUN, 40)),
+        (Format::Openb, head(OPENB_PODS, 40)),
+        (Format::Helios, std::fs::read(data("fixtures/helios_cluster_log.csv")).unwrap()),
+    ];
+    let mut rng = Rng::new(2024);
+    for (format, sample) in &samples {
+        assert!(parse(*format, &sample[..], "t", &STRICT).is_ok(), "{format}: the unmutated sample loads");
+        for _ in 0..400 {
+            let mut bytes = sample.clone();
+            for _ in 0..=rng.below(3) {
+                bytes = mutate(&mut rng, &bytes);
+            }
+            for opts in [STRICT, SKIP] {
+                // No panic (the test would fail), and a loaded trace keeps its invariants.
+                if let Ok(t) = parse(*format, &bytes[..], "t", &opts) {
+                    assert!(t.jobs.windows(2).all(|w| w[0].submit <= w[1].submit), "{format}: sorted");
+                    assert_eq!(t.rows, t.jobs.len() + t.skipped.total(), "{format}: every row accounted for");
+                    assert!(t.jobs.iter().all(|j| j.submit < LIMIT as u64 && j.duration < LIMIT as u64));
+                }
+            }
+        }
+    }
+}
