@@ -37,6 +37,9 @@ pub(super) struct Ctx {
     pub claim_holds: Vec<NodeId>,
     /// Jobs over a borrowing or lending limit, for the soak step.
     pub deferred: Vec<u32>,
+    /// Held nodes with at least k free accelerators of a type, counted
+    /// once per (type, k) while the held free count stays the same.
+    pub held_counts: Vec<((u32, u8), u64, u32)>,
 }
 
 /// How a job is looked at.
@@ -99,6 +102,7 @@ impl Scheduler {
             scanned_after_reservation: 0,
             claim_holds: Vec::new(),
             deferred: Vec::new(),
+            held_counts: Vec::new(),
         };
 
         // 3. claim
@@ -245,6 +249,26 @@ impl Scheduler {
         report.stop = Some(stop);
         self.report = report;
         self.dirty = false;
+    }
+
+    /// Nodes held for this cycle's reservations with room for `k` of type `t`.
+    fn held_ge(&self, ctx: &mut Ctx, t: TypeId, k: u8) -> u32 {
+        let key = (t.0, k);
+        if let Some(&(_, _, c)) = ctx.held_counts.iter().find(|(k2, f, _)| *k2 == key && *f == ctx.held_free) {
+            return c;
+        }
+        let count = ctx
+            .reservations
+            .iter()
+            .flat_map(|r| r.held.iter())
+            .filter(|c| {
+                let st = &self.pool.st[c.idx()];
+                st.up && st.free_count() >= k && self.topo.blocks[self.topo.nodes[c.idx()].block.idx()].accel_type == t
+            })
+            .count() as u32;
+        ctx.held_counts.retain(|(k2, _, _)| *k2 != key);
+        ctx.held_counts.push((key, ctx.held_free, count));
+        count
     }
 
     /// Start a claimant on the nodes held for it, if they are free now.
@@ -504,23 +528,18 @@ impl Scheduler {
                 }
             }
         }
-        if let Some(first) = ctx.reservations.first() {
+        if let Some((first, start)) = ctx.reservations.first().map(|r| (r.job, r.start)) {
             // Behind a reservation only if the nodes held for it are what
             // this job would need: enough of them with room for its shape.
-            let holds = types_of(ntypes, spec.accel_type).any(|t| {
-                self.shape(&spec, t, min).is_some_and(|(k, n)| {
-                    let held = ctx.reservations.iter().flat_map(|r| r.held.iter()).filter(|c| {
-                        let st = &self.pool.st[c.idx()];
-                        st.up
-                            && st.free_count() >= k
-                            && self.topo.blocks[self.topo.nodes[c.idx()].block.idx()].accel_type == t
-                    });
-                    held.count() as u64 + self.pool.site_nodes_ge(t, k) as u64 >= n as u64
-                })
-            });
+            let mut holds = false;
+            for t in types_of(ntypes, spec.accel_type) {
+                if let Some((k, n)) = self.shape(&spec, t, min) {
+                    holds |= self.held_ge(ctx, t, k) as u64 + self.pool.site_nodes_ge(t, k) as u64 >= n as u64;
+                }
+            }
             if holds {
-                let reserved = self.jobs[first.job as usize].as_ref().expect("job").spec.id;
-                return Outcome::Waiting(Reason::BehindReservation { accels: min, reserved, start: first.start });
+                let reserved = self.jobs[first as usize].as_ref().expect("job").spec.id;
+                return Outcome::Waiting(Reason::BehindReservation { accels: min, reserved, start });
             }
         }
         Outcome::Waiting(Reason::Resources {

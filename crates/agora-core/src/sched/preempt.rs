@@ -302,7 +302,8 @@ impl Scheduler {
             if self.leaves_anyway(job) {
                 continue;
             }
-            by_class &= self.rank(v, job).1 == PreemptCause::LowerClass;
+            // Opportunistic work runs on the understanding that it goes first.
+            by_class &= job.opportunistic || self.rank(v, job).1 == PreemptCause::LowerClass;
             let restart = job.spec.checkpoint.map_or(0, |c| c.restart);
             cost = cost.saturating_add(job.accels as u64 * grace.saturating_add(restart));
         }
