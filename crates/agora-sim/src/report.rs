@@ -163,6 +163,8 @@ pub fn json(results: &[Run]) -> Value {
             "sim_wall_s": s.sim_wall_s,
             "cycles": r.stats.cycles,
             "jobs_examined": r.stats.jobs_examined,
+            "plans": r.stats.plans,
+            "plan_steps": r.stats.plan_steps,
             "programmes": programmes,
             "size_classes": size_classes,
             "share_windows": windows,

@@ -202,6 +202,10 @@ pub struct Stats {
     pub replacements: u64,
     pub requeues: u64,
     pub jobs_examined: u64,
+    /// Walks of the running jobs by end (reservations, estimates).
+    pub plans: u64,
+    /// Running jobs visited by those walks.
+    pub plan_steps: u64,
 }
 
 /// What the last cycle did.

@@ -292,6 +292,35 @@ impl Pool {
         Some((out, Scope::Site))
     }
 
+    /// Up to `m` nodes with at least `k` available accelerators of type `t`
+    /// in one block, pod or the site (`id` names the block or pod).
+    pub fn free_in(&self, topo: &Topology, scope: Scope, id: u32, t: TypeId, k: u8, m: u32, out: &mut Vec<NodeId>) {
+        let (ti, ki) = (t.idx(), k as usize);
+        match scope {
+            Scope::Block => {
+                let c = self.block_ge[id as usize][ki] as u32;
+                self.take_from_block(BlockId(id), k, m.min(c), out);
+            }
+            Scope::Pod => {
+                let c = self.pod_ge[id as usize * self.ntypes + ti][ki];
+                self.take_from_pod(topo, PodId(id), t, k, m.min(c), out);
+            }
+            Scope::Site => {
+                let mut left = m;
+                for p in 0..topo.pods.len() {
+                    if left == 0 {
+                        break;
+                    }
+                    let c = self.pod_ge[p * self.ntypes + ti][ki].min(left);
+                    if c > 0 {
+                        self.take_from_pod(topo, PodId(p as u32), t, k, c, out);
+                        left -= c;
+                    }
+                }
+            }
+        }
+    }
+
     fn take_from_pod(&self, topo: &Topology, p: PodId, t: TypeId, k: u8, n: u32, out: &mut Vec<NodeId>) {
         let blocks: Vec<(u32, u32)> = topo.pods[p.idx()]
             .blocks

@@ -29,6 +29,8 @@ pub(crate) struct PlanBufs {
     /// Nodes a plan may not use besides held ones (for estimates made
     /// between cycles: the nodes the last cycle held), as a mask.
     skip: Vec<bool>,
+    /// Running jobs the last plan visited.
+    steps: u64,
 }
 
 impl PlanBufs {
@@ -38,6 +40,7 @@ impl PlanBufs {
             block: vec![u32::MAX; topo.blocks.len()],
             pod: vec![u32::MAX; topo.pods.len()],
             skip: Vec::new(),
+            steps: 0,
         }
     }
 
@@ -64,6 +67,8 @@ impl Scheduler {
     pub(super) fn reserve(&mut self, slot: u32, t: TypeId, k: u8, n: u32, max_scope: Scope) -> Option<Reservation> {
         let mut bufs = std::mem::take(&mut self.plan_bufs);
         let planned = self.plan(&mut bufs, t, k, n, max_scope, true);
+        self.stats.plans += 1;
+        self.stats.plan_steps += bufs.steps;
         self.plan_bufs = bufs;
         let (start, mut held) = planned?;
         // Sorted by node id from here on: `find_among` relies on nodes of a
@@ -77,6 +82,8 @@ impl Scheduler {
     pub(super) fn estimate_start(&mut self, t: TypeId, k: u8, n: u32, max_scope: Scope) -> Option<Time> {
         let mut bufs = std::mem::take(&mut self.plan_bufs);
         let planned = self.plan(&mut bufs, t, k, n, max_scope, false);
+        self.stats.plans += 1;
+        self.stats.plan_steps += bufs.steps;
         self.plan_bufs = bufs;
         planned.map(|(start, _)| start)
     }
@@ -120,7 +127,11 @@ impl Scheduler {
             site_cnt -= 1;
         }
         let mut found = None;
+        // Nodes that become able to hold `k` as the walk frees them.
+        let mut crossed: Vec<NodeId> = Vec::new();
+        bufs.steps = 0;
         'walk: for &(end, j) in &self.by_end {
+            bufs.steps += 1;
             let job = self.jobs[j as usize].as_ref().expect("running job exists");
             for s in &job.slots {
                 let node = &topo.nodes[s.node.idx()];
@@ -149,6 +160,9 @@ impl Scheduler {
                 }
                 block_cnt[b as usize] += 1;
                 pod_cnt[p as usize] += 1;
+                if pick {
+                    crossed.push(s.node);
+                }
                 let (bc, pc) = (&block_cnt[b as usize], &pod_cnt[p as usize]);
                 site_cnt += 1;
                 if *bc >= n {
@@ -167,32 +181,23 @@ impl Scheduler {
             if !pick {
                 return (end.max(self.now), Vec::new());
             }
-            let range = match domain {
-                Domain::Block(b) => topo.blocks[b as usize].nodes.clone(),
-                Domain::Pod(p) => topo.pods[p as usize].nodes.clone(),
-                Domain::Site => 0..topo.nodes.len() as u32,
+            // Nodes busy now first (those the walk freed), so that as few
+            // free nodes as possible are held; then free ones, best fit.
+            let (scope, id) = match domain {
+                Domain::Block(b) => (Scope::Block, b),
+                Domain::Pod(p) => (Scope::Pod, p),
+                Domain::Site => (Scope::Site, 0),
             };
-            // Nodes busy now first, so that as few free nodes as possible are held.
-            let mut busy = Vec::new();
-            let mut free = Vec::new();
-            for i in range {
-                let st = &pool.st[i as usize];
-                if !st.up || st.spare || st.held || topo.blocks[topo.nodes[i as usize].block.idx()].accel_type != t {
-                    continue;
-                }
-                let now_avail = pool.avail(NodeId(i));
-                if now_avail + extra[i as usize] < k {
-                    continue;
-                }
-                if now_avail >= k {
-                    free.push(NodeId(i));
-                } else {
-                    busy.push(NodeId(i));
-                }
-            }
-            let take_busy = busy.len().min(n as usize);
-            busy.truncate(take_busy);
-            busy.extend(free.into_iter().take(n as usize - take_busy));
+            let inside = |c: &NodeId| match domain {
+                Domain::Block(b) => topo.nodes[c.idx()].block.0 == b,
+                Domain::Pod(p) => topo.nodes[c.idx()].pod.0 == p,
+                Domain::Site => true,
+            };
+            let mut busy: Vec<NodeId> = crossed.iter().copied().filter(inside).collect();
+            busy.sort_unstable();
+            busy.truncate(n as usize);
+            let rest = n - busy.len() as u32;
+            pool.free_in(topo, scope, id, t, k, rest, &mut busy);
             (end.max(self.now), busy)
         });
         for i in touched {
