@@ -294,6 +294,7 @@ impl Pool {
 
     /// Up to `m` nodes with at least `k` available accelerators of type `t`
     /// in one block, pod or the site (`id` names the block or pod).
+    #[allow(clippy::too_many_arguments)]
     pub fn free_in(&self, topo: &Topology, scope: Scope, id: u32, t: TypeId, k: u8, m: u32, out: &mut Vec<NodeId>) {
         let (ti, ki) = (t.idx(), k as usize);
         match scope {
