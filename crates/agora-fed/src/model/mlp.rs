@@ -33,7 +33,7 @@ fn unpack(
 /// Probabilities and hidden activations.
 pub fn forward(w: &[f64], inputs: usize, hidden: usize, x: ArrayView2<f64>) -> (Array1<f64>, Array2<f64>) {
     let (w1, b1, w2, b2) = unpack(w, inputs, hidden);
-    let h = (x.dot(&w1.t()) + &b1).mapv(f64::tanh);
+    let h = (x.dot(&w1.t()) + b1).mapv(f64::tanh);
     let p = (h.dot(&w2) + b2).mapv(super::sigmoid);
     (p, h)
 }
