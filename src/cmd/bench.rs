@@ -10,6 +10,9 @@ pub enum What {
     /// Simulator speed: Philly on a Philly-sized cluster, and the
     /// 1,000,000-job synthetic LLM-era workload on a 100k site with failures.
     Sim(SimArgs),
+    /// One SecAgg+ round (100 sites x 1M params, 1000 x 100k, 10% dropouts)
+    /// against Flower's SecAgg+ on the same shape.
+    Fed(crate::cmd::fed::bench::Args),
 }
 
 #[derive(clap::Args)]
@@ -58,6 +61,7 @@ pub fn run(what: What) -> anyhow::Result<()> {
     match what {
         What::Sched(a) => sched(a),
         What::Sim(a) => sim(a),
+        What::Fed(a) => crate::cmd::fed::bench::run(a),
     }
 }
 

@@ -1,5 +1,6 @@
 pub mod bench;
 pub mod cluster;
+pub mod fed;
 pub mod sim;
 pub mod site;
 

@@ -16,6 +16,7 @@ pub mod data;
 pub mod dp;
 pub mod model;
 pub mod prg;
+pub mod report;
 pub mod run;
 pub mod secagg;
 pub mod strategy;

@@ -328,7 +328,8 @@ impl Coordinator {
             for (i, bytes) in out {
                 setups[i as usize] = Some(bytes);
             }
-            self.collect = Collect::SecAgg { server: Box::new(server), names: names.clone(), encoding: encoding.clone() };
+            self.collect =
+                Collect::SecAgg { server: Box::new(server), names: names.clone(), encoding: encoding.clone() };
         } else {
             self.collect = Collect::Plain { got: BTreeMap::new(), names: names.clone(), encoding: encoding.clone() };
         }
