@@ -101,7 +101,15 @@ impl Prg {
 /// Fill `out` with the ChaCha20 keystream of `key` as little-endian u32
 /// words: the mask expansion of SecAgg+, one call per (key, vector).
 pub fn expand_u32(key: &[u8; 32], out: &mut [u32]) {
+    expand_u32_at(key, 0, out)
+}
+
+/// Words `offset..offset + out.len()` of the same expansion (ChaCha20 seeks
+/// in O(1)), so long vectors can be unmasked in parallel slices.
+pub fn expand_u32_at(key: &[u8; 32], offset: usize, out: &mut [u32]) {
+    use chacha20::cipher::StreamCipherSeek;
     let mut c = ChaCha20::new(key.into(), &[0u8; 12].into());
+    c.seek(offset as u64 * 4);
     // Keystream XOR zeros == keystream; work on the vector's own bytes.
     for w in out.iter_mut() {
         *w = 0;
@@ -160,6 +168,9 @@ mod tests {
         let mut p = Prg::from_seed(key);
         let b: Vec<u32> = (0..100).map(|_| p.next_u32()).collect();
         assert_eq!(a, b);
+        let mut tail = vec![0u32; 37];
+        expand_u32_at(&key, 63, &mut tail);
+        assert_eq!(tail, a[63..]);
         let mut other = vec![0u32; 100];
         expand_u32(&[8u8; 32], &mut other);
         assert_ne!(a, other);

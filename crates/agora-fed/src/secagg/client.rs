@@ -4,7 +4,7 @@
 use super::crypto::{self, SHARE_LEN};
 use super::msg::{ToClient, ToServer, WireError, SEALED_PLAIN};
 use super::{Params, SiteIdx};
-use crate::prg::{expand_u32, Prg};
+use crate::prg::Prg;
 use std::collections::BTreeMap;
 use x25519_dalek::StaticSecret;
 
@@ -194,21 +194,15 @@ impl Client {
     /// Stage 3: y = x + PRG(b) + sum over neighbours that shared of ±PRG(s_uv).
     fn masked_input(&mut self) -> Result<ToServer, ClientError> {
         let mut y = std::mem::take(&mut self.input);
-        let mut mask = vec![0u32; y.len()];
-        expand_u32(&self.self_seed.take().expect("drawn at stage 2"), &mut mask);
-        add(&mut y, &mask);
+        let mut jobs = vec![(self.self_seed.take().expect("drawn at stage 2"), true)];
         let s_sk = self.s_sk.as_ref().expect("set at setup");
         for &v in self.held.keys() {
             let (_, s_pk) = &self.keys[&v];
             let key = crypto::derive(s_sk, s_pk, &self.session, &crypto::mask_key_info(self.me, v))
                 .ok_or(ClientError::BadKey(v))?;
-            expand_u32(&key, &mut mask);
-            if self.me < v {
-                add(&mut y, &mask);
-            } else {
-                sub(&mut y, &mask);
-            }
+            jobs.push((key, self.me < v));
         }
+        super::apply_masks(&mut y, &jobs);
         self.stage = Stage::Unmask;
         Ok(ToServer::Masked { y })
     }
@@ -237,8 +231,4 @@ impl Client {
 
 pub(crate) fn add(y: &mut [u32], m: &[u32]) {
     y.iter_mut().zip(m).for_each(|(a, b)| *a = a.wrapping_add(*b));
-}
-
-pub(crate) fn sub(y: &mut [u32], m: &[u32]) {
-    y.iter_mut().zip(m).for_each(|(a, b)| *a = a.wrapping_sub(*b));
 }

@@ -2,6 +2,15 @@
 //! (x25519-dalek), HKDF-SHA256 (hkdf, sha2), ChaCha20 (chacha20, via
 //! `prg`), ChaCha20-Poly1305 (chacha20poly1305), Shamir over GF(256)
 //! (sharks). Only the glue lives here.
+//!
+//! Why sharks for Shamir: it is small (no big-integer or curve stack), works
+//! byte-wise over GF(256) so a 32-byte secret needs no encoding, refuses
+//! more than 255 shares (k <= 255 here), and is the most used Rust Shamir
+//! crate. vsss-rs would give verifiable (Feldman) shares but drags in an
+//! elliptic-curve stack; instead every share is bound by a SHA-256
+//! commitment sent at share time, so the server checks each revealed share
+//! on its own, and a reconstructed masking key is checked against the
+//! site's public key.
 
 use super::SiteIdx;
 use chacha20poly1305::aead::{Aead, KeyInit};

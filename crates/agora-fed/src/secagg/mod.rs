@@ -141,5 +141,44 @@ impl FixedPoint {
     }
 }
 
+/// Add (true) or subtract (false) the ChaCha20 expansion of each key to
+/// `sum`, in parallel over slices of the vector (ChaCha20 seeks in O(1)).
+/// Each slice is walked in cache-sized blocks, every job's keystream
+/// continuing block after block, so the masks never go through memory.
+pub(crate) fn apply_masks(sum: &mut [u32], jobs: &[([u8; 32], bool)]) {
+    use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
+    const BLOCK: usize = 4096; // words: 16 KiB, fits in L1 with the sum block
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let chunk = sum.len().div_ceil(threads).max(1 << 14);
+    std::thread::scope(|scope| {
+        for (i, part) in sum.chunks_mut(chunk).enumerate() {
+            scope.spawn(move || {
+                let mut ciphers: Vec<(chacha20::ChaCha20, bool)> = jobs
+                    .iter()
+                    .map(|(key, add)| {
+                        let mut c = chacha20::ChaCha20::new(key.into(), &[0u8; 12].into());
+                        c.seek((i * chunk) as u64 * 4);
+                        (c, *add)
+                    })
+                    .collect();
+                let mut buf = [0u8; BLOCK * 4];
+                for block in part.chunks_mut(BLOCK) {
+                    let bytes = &mut buf[..block.len() * 4];
+                    for (c, add) in ciphers.iter_mut() {
+                        bytes.fill(0);
+                        c.apply_keystream(bytes);
+                        let words = bytes.chunks_exact(4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+                        if *add {
+                            block.iter_mut().zip(words).for_each(|(s, m)| *s = s.wrapping_add(m));
+                        } else {
+                            block.iter_mut().zip(words).for_each(|(s, m)| *s = s.wrapping_sub(m));
+                        }
+                    }
+                }
+            });
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests;

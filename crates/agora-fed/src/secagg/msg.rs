@@ -251,6 +251,23 @@ impl ToServer {
     }
 }
 
+/// The payload of a well-formed masked-input message (little-endian u32
+/// words), checked like `ToServer::decode` but without copying the vector.
+pub fn masked_payload<'a>(b: &'a [u8], session: &[u8; 32], p: &Params) -> Result<&'a [u8], WireError> {
+    let max = ToServer::max_size(p);
+    if b.len() > max {
+        return Err(WireError::Oversized { got: b.len(), max });
+    }
+    let (kind, _, mut r) = header(b, Some(session))?;
+    if kind != 3 {
+        return Err(WireError::Kind(kind));
+    }
+    let n = r.count(p.len)?;
+    let raw = r.take(4 * n)?;
+    r.end()?;
+    Ok(raw)
+}
+
 impl ToClient {
     pub fn encode(&self, session: &[u8; 32]) -> Vec<u8> {
         let mut w;

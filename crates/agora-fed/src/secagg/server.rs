@@ -3,11 +3,11 @@
 //! revealed shares. The caller decides when a stage is over (all expected
 //! messages in, or its deadline passed) and calls [`Server::advance`].
 
-use super::client::{add, sub};
+use super::client::add;
 use super::crypto;
 use super::msg::{Outbox, Revealed, ToClient, ToServer, WireError};
 use super::{neighbours, Params, SiteIdx};
-use crate::prg::{expand_u32, Prg};
+use crate::prg::Prg;
 use std::collections::{BTreeMap, BTreeSet};
 use x25519_dalek::{PublicKey, StaticSecret};
 
@@ -131,6 +131,21 @@ impl Server {
     }
 
     fn accept(&mut self, from: SiteIdx, bytes: &[u8]) -> Result<(), String> {
+        // The big message: checked and summed straight from the bytes.
+        if self.stage == 3 && bytes.get(5) == Some(&3) {
+            let raw = super::msg::masked_payload(bytes, &self.session, &self.params).map_err(|e| e.to_string())?;
+            if !self.expected.contains(&from) {
+                return Err("replayed or unexpected stage-3 message".into());
+            }
+            if raw.len() != 4 * self.params.len as usize {
+                return Err(format!("masked vector of length {}, expected {}", raw.len() / 4, self.params.len));
+            }
+            for (s, w) in self.sum.iter_mut().zip(raw.chunks_exact(4)) {
+                *s = s.wrapping_add(u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+            }
+            self.masked.insert(from);
+            return Ok(());
+        }
         let m = ToServer::decode(bytes, &self.session, &self.params).map_err(|e: WireError| e.to_string())?;
         if m.stage() != self.stage {
             return Err(format!("stage-{} message during stage {}", m.stage(), self.stage));
@@ -258,63 +273,56 @@ impl Server {
         Ok(Step::Send(out))
     }
 
-    /// Verified shares of `owner`'s secret `kind` revealed by live holders.
-    fn shares_of(&self, owner: SiteIdx, kind: u8) -> Vec<Vec<u8>> {
-        let commits = &self.shares[&owner].1;
-        let mut out = Vec::new();
-        for (holder, (b, s)) in &self.reveals {
-            if !self.live(holder) {
-                continue;
-            }
-            let list = if kind == b'b' { b } else { s };
-            for (o, share) in list {
-                if *o != owner {
-                    continue;
-                }
-                let Some((cb, cs)) = commits.get(holder) else { continue };
-                let want = if kind == b'b' { cb } else { cs };
-                if crypto::commit(&self.session, owner, *holder, kind, share) == *want {
-                    out.push(share.clone());
-                }
-            }
-        }
-        out
-    }
-
     fn unmask(&mut self) -> Result<Aggregate, ServerError> {
         let t = self.params.t;
-        // A holder that revealed a share not matching its commitment lied: exclude it.
-        let mut liars = Vec::new();
+        // One pass over the reveals: check each share against the commitment
+        // its owner made for that holder; a holder that revealed a share not
+        // matching it lied and is excluded (none of its shares are used).
+        let mut verified: BTreeMap<(SiteIdx, u8), Outbox> = BTreeMap::new();
+        let mut liars = BTreeSet::new();
         for (holder, (b, s)) in &self.reveals {
             for (kind, list) in [(b'b', b), (b's', s)] {
                 for (o, share) in list {
                     let ok = self.shares.get(o).and_then(|c| c.1.get(holder)).is_some_and(|(cb, cs)| {
                         crypto::commit(&self.session, *o, *holder, kind, share) == if kind == b'b' { *cb } else { *cs }
                     });
-                    if !ok {
-                        liars.push(*holder);
+                    if ok {
+                        verified.entry((*o, kind)).or_default().push((*holder, share.clone()));
+                    } else {
+                        liars.insert(*holder);
                     }
                 }
             }
         }
-        for h in liars {
-            self.excluded.entry(h).or_insert_with(|| "revealed a share that does not match its commitment".into());
+        for h in &liars {
+            self.excluded.entry(*h).or_insert_with(|| "revealed a share that does not match its commitment".into());
         }
+        let shares_of = |owner: SiteIdx, kind: u8| -> Vec<Vec<u8>> {
+            verified
+                .get(&(owner, kind))
+                .map(|l| {
+                    l.iter()
+                        .filter(|(h, _)| !liars.contains(h) && !self.excluded.contains_key(h))
+                        .map(|(_, s)| s.clone())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
         let survivors: Vec<SiteIdx> = self.masked.iter().copied().collect();
         let dropped: Vec<SiteIdx> = self.shares.keys().copied().filter(|u| !self.masked.contains(u)).collect();
-        let mut sum = std::mem::take(&mut self.sum);
-        let mut mask = vec![0u32; sum.len()];
+        // Reconstruct every secret first (cheap), then expand and remove the
+        // masks (the bulk of the work) in parallel slices of the vector.
+        let mut jobs: Vec<([u8; 32], bool)> = Vec::new(); // (PRG key, add instead of subtract)
         for &u in &survivors {
-            let shares = self.shares_of(u, b'b');
+            let shares = shares_of(u, b'b');
             let refs: Vec<&[u8]> = shares.iter().map(|s| s.as_slice()).collect();
             let b = crypto::recover(&refs, t).ok_or_else(|| {
                 ServerError::Abandoned(format!("only {} valid shares of site {u}'s self mask, need {t}", shares.len()))
             })?;
-            expand_u32(&b, &mut mask);
-            sub(&mut sum, &mask);
+            jobs.push((b, false));
         }
         for &v in &dropped {
-            let shares = self.shares_of(v, b's');
+            let shares = shares_of(v, b's');
             let refs: Vec<&[u8]> = shares.iter().map(|s| s.as_slice()).collect();
             let sk = crypto::recover(&refs, t).ok_or_else(|| {
                 ServerError::Abandoned(format!(
@@ -335,14 +343,13 @@ impl Server {
                 }
                 let key = crypto::derive(&sk, &self.keys[w].1, &self.session, &crypto::mask_key_info(*w, v))
                     .ok_or_else(|| ServerError::Abandoned(format!("site {w}'s masking key is invalid")))?;
-                expand_u32(&key, &mut mask);
-                if *w < v {
-                    sub(&mut sum, &mask);
-                } else {
-                    add(&mut sum, &mask);
-                }
+                // w added +PRG if w < v, -PRG otherwise: undo it.
+                jobs.push((key, *w > v));
             }
         }
+        let mut sum = std::mem::take(&mut self.sum);
+        // Jobs hold (key, add): subtracting a self mask is `add = false`.
+        super::apply_masks(&mut sum, &jobs);
         self.stage = 5;
         Ok(Aggregate {
             sum,
