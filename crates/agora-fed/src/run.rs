@@ -579,6 +579,8 @@ pub enum AgentError {
     Trainer(String),
     #[error(transparent)]
     SecAgg(#[from] secagg::ClientError),
+    #[error("the coordinator asked for an impossible model: {0}")]
+    Model(String),
     #[error("unexpected message: no round in progress")]
     NoRound,
 }
@@ -601,6 +603,11 @@ impl<T: Trainer> Agent<T> {
         match down {
             Down::Round { round, model, inputs, weights, local, encoding, secagg } => {
                 self.client = None;
+                // A hostile coordinator must not make us allocate or overflow.
+                let hidden = if let ModelKind::Mlp { hidden } = model { hidden } else { 0 };
+                if round == 0 || inputs == 0 || inputs > 1_000_000 || hidden > 100_000 {
+                    return Err(AgentError::Model(format!("round {round}, {inputs} inputs, {hidden} hidden units")));
+                }
                 let model = Model::new(model, inputs);
                 self.last = Some(model);
                 if weights.len() != model.n_params() || weights.iter().any(|w| !w.is_finite()) {

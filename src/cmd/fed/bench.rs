@@ -210,6 +210,10 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     println!("SecAgg+ round, all sites on this machine, {:.0}% of sites vanish after sharing keys", a.dropout * 100.0);
     println!("round time = per stage, coordinator + slowest site (each site on its own machine)");
+    println!(
+        "agora expands masks on up to {} threads (coordinator and each site); Flower's code is single-threaded numpy",
+        std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+    );
     for r in &rows {
         println!(
             "\n{} sites x {} params (k = {}, t = {}):\n  agora : round {:.3} s, coordinator {:.3} s, per site {:.3} s, {:.0} bytes sent per site",
