@@ -198,3 +198,23 @@ fn bad_run_files_are_clear_errors() {
     assert!(!o.status.success());
     assert!(text(&o).1.contains("nope.pem"));
 }
+
+#[test]
+fn bench_fed_json_has_one_object_per_shape() {
+    let d = tempdir("bench");
+    let o = agora(&d, &["bench", "fed", "--no-flower", "--shapes", "5x1000,12x300", "--json"]);
+    assert!(o.status.success(), "{:?}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for (r, (n, p)) in rows.iter().zip([(5, 1000), (12, 300)]) {
+        assert_eq!((r["sites"].as_u64(), r["params"].as_u64()), (Some(n), Some(p)));
+        assert_eq!(r["dropout"].as_f64(), Some(0.1));
+        assert!(r["agora_round_s"].as_f64().unwrap() > 0.0);
+        assert!(r["flower_round_s"].is_null());
+        // A masked vector of p words plus framing.
+        assert!(r["bytes_per_site"].as_f64().unwrap() > 4.0 * p as f64);
+    }
+    let o = agora(&d, &["bench", "fed", "--no-flower", "--shapes", "2x10"]);
+    assert!(!o.status.success() && text(&o).1.contains("at least 3 sites"));
+}
