@@ -19,6 +19,11 @@ enum Command {
         #[command(subcommand)]
         what: cmd::bench::What,
     },
+    /// Federated training: coordinator, site agent, demo.
+    Fed {
+        #[command(subcommand)]
+        what: cmd::fed::What,
+    },
     /// Show built-in clusters, or check and summarise a cluster file.
     Cluster(cmd::cluster::Args),
     /// Check a site file (entitlement tree and scheduler settings).
@@ -32,6 +37,7 @@ fn main() {
     let result = match cli.command {
         Command::Bench { what } => cmd::bench::run(what),
         Command::Cluster(a) => cmd::cluster::run(a),
+        Command::Fed { what } => cmd::fed::run(what),
         Command::Site(a) => cmd::site::run(a),
         Command::Sim(a) => cmd::sim::run(*a),
     };

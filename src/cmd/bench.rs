@@ -12,6 +12,9 @@ pub enum What {
     /// synthetic LLM-era workload on a 100k site with failures, and a deep
     /// backlog (100,000 jobs at three times capacity, thousands pending).
     Sim(SimArgs),
+    /// One SecAgg+ round (100 sites x 1M params, 1000 x 100k, 10% dropouts)
+    /// against Flower's SecAgg+ on the same shape.
+    Fed(crate::cmd::fed::bench::Args),
 }
 
 #[derive(clap::Args)]
@@ -60,6 +63,7 @@ pub fn run(what: What) -> anyhow::Result<()> {
     match what {
         What::Sched(a) => sched(a),
         What::Sim(a) => sim(a),
+        What::Fed(a) => crate::cmd::fed::bench::run(a),
     }
 }
 

@@ -7,6 +7,7 @@ macro_rules! outln {
 
 pub mod bench;
 pub mod cluster;
+pub mod fed;
 pub mod sim;
 pub mod site;
 
