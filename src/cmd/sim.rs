@@ -57,8 +57,10 @@ pub struct Args {
     /// multiple of the llama3 rate such as 2.5.
     #[arg(long, default_value = "llama3")]
     failures: String,
-    /// Checkpoint intervals: young-daly, as-given or off.
-    #[arg(long, default_value = "young-daly")]
+    /// Checkpoints: async (stall only for a snapshot to host memory, a tenth
+    /// of a synchronous write, at Daly's interval), young-daly (synchronous
+    /// writes at Daly's interval), as-given or off.
+    #[arg(long, default_value = "async")]
     checkpoints: String,
     /// Hot-spare nodes held back per block. Default: none when a trace
     /// replays on its own historical machine (it had none), else the site
@@ -127,10 +129,11 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         }
     };
     let checkpoints = match a.checkpoints.as_str() {
+        "async" => CheckpointPolicy::Async,
         "young-daly" => CheckpointPolicy::YoungDaly,
         "as-given" => CheckpointPolicy::AsGiven,
         "off" => CheckpointPolicy::Off,
-        x => anyhow::bail!("--checkpoints: `{x}` is not young-daly, as-given or off"),
+        x => anyhow::bail!("--checkpoints: `{x}` is not async, young-daly, as-given or off"),
     };
     if !a.json {
         let spares = site.scheduler.spares_per_block;

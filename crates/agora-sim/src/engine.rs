@@ -37,7 +37,11 @@ use std::time::Instant;
 /// How checkpoint intervals are chosen for jobs that checkpoint.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum CheckpointPolicy {
-    /// Daly's optimum for the job's own MTBF (gang size × node MTBF).
+    /// Asynchronous checkpoints (the loop stalls only for a snapshot to
+    /// host memory, `failures::async_stall`) at Daly's optimum for that stall.
+    Async,
+    /// Synchronous checkpoints at Daly's optimum for the job's own MTBF
+    /// (gang size × node MTBF).
     YoungDaly,
     /// Whatever the workload says (jobs with interval 0 do not checkpoint).
     AsGiven,
@@ -65,7 +69,7 @@ impl Default for SimConfig {
         SimConfig {
             seed: 1,
             failures: FailureModel::llama3(),
-            checkpoints: CheckpointPolicy::YoungDaly,
+            checkpoints: CheckpointPolicy::Async,
             cycle_interval: 10,
             sample_every: None,
             exact_estimates: false,
@@ -177,7 +181,11 @@ pub fn run(
         .map(|j| match (j.checkpoint, cfg.checkpoints) {
             (None, _) | (_, CheckpointPolicy::Off) => Checkpointing { interval: 0, cost: 0, restart: 0 },
             (Some(c), CheckpointPolicy::AsGiven) => c,
-            (Some(c), CheckpointPolicy::YoungDaly) => {
+            (Some(c), policy @ (CheckpointPolicy::YoungDaly | CheckpointPolicy::Async)) => {
+                let c = match policy {
+                    CheckpointPolicy::Async => Checkpointing { cost: crate::failures::async_stall(c.cost), ..c },
+                    _ => c,
+                };
                 let mtbf = if cfg.failures.scale > 0.0 { gang_mtbf(node_mtbf, j.accels) } else { f64::INFINITY };
                 let interval =
                     if mtbf.is_finite() { daly_interval(c.cost as f64, mtbf, c.restart as f64) } else { j.work as f64 };
