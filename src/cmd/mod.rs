@@ -1,5 +1,7 @@
 pub mod bench;
+pub mod client;
 pub mod cluster;
+pub mod serve;
 pub mod sim;
 pub mod site;
 

@@ -1,0 +1,57 @@
+//! agora-store: the journal, the truth of the control plane.
+//!
+//! A journal is an append-only sequence of opaque entries (the server
+//! serializes its inputs, with their own version); replaying it in order
+//! through the deterministic core rebuilds the state. The store knows
+//! nothing of jobs, so it depends on nothing of Agora.
+//!
+//! Durability: `append` writes a whole batch in one transaction and returns
+//! only after the commit, so callers acknowledge requests after `append`
+//! returns (group commit: one fsync for many requests).
+//!
+//! SQLite (`SqliteJournal`): one file `journal.sqlite` in the data
+//! directory, `journal_mode=WAL`, `synchronous=FULL`: a committed batch is
+//! fsynced to the WAL before `append` returns, so it survives a crash of
+//! the process and of the machine (power loss) as far as the disk honours
+//! fsync. The schema is created by numbered migrations recorded in `meta`.
+
+use std::path::Path;
+
+mod sqlite;
+pub use sqlite::SqliteJournal;
+
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("store: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("store schema version {found} is newer than this build understands ({supported}); upgrade agora")]
+    TooNew { found: u32, supported: u32 },
+    #[error("store: {0}")]
+    Other(String),
+}
+
+/// What the server needs from a durable journal.
+pub trait Journal: Send {
+    /// Append entries in one transaction; returns the sequence number of the
+    /// last one once it is durable.
+    fn append(&mut self, entries: &[Vec<u8>]) -> Result<u64, StoreError>;
+    /// Feed every entry, in order, to `f`.
+    fn replay(&mut self, f: &mut dyn FnMut(u64, &[u8]) -> Result<(), String>) -> Result<u64, StoreError>;
+    /// The last sequence number written (0 if empty).
+    fn last_seq(&mut self) -> Result<u64, StoreError>;
+    /// A short name for logs and benchmarks ("sqlite").
+    fn kind(&self) -> &'static str;
+}
+
+/// Open the store named by `spec`: a directory (SQLite inside it).
+pub fn open(spec: &str) -> Result<Box<dyn Journal>, StoreError> {
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        return Err(StoreError::Other("the PostgreSQL store is not built yet; use a data directory".into()));
+    }
+    Ok(Box::new(SqliteJournal::open(Path::new(spec))?))
+}
