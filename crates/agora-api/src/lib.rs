@@ -41,7 +41,7 @@ impl FieldError {
 pub fn parse_submission(content_type: &str, body: &str) -> Result<JobSubmit, FieldError> {
     let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     match ct.as_str() {
-        "" | "application/json" => serde_json::from_str(body).map_err(|e| json_error(&e)),
+        "" | "application/json" => from_json(body),
         "application/toml" | "text/toml" => {
             toml::from_str(body).map_err(|e| FieldError::new("body", format!("invalid TOML: {}", e.message())))
         }
@@ -51,6 +51,19 @@ pub fn parse_submission(content_type: &str, body: &str) -> Result<JobSubmit, Fie
             format!("`{other}` is not accepted; send application/json, application/toml or text/x-shellscript"),
         )),
     }
+}
+
+/// Parse JSON into `T`; errors name the field (by its path) and the problem.
+pub fn from_json<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, FieldError> {
+    let mut de = serde_json::Deserializer::from_str(body);
+    let v: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = json_error(e.inner());
+        let field = if path == "." || path.is_empty() { inner.field } else { path };
+        FieldError { field, message: inner.message }
+    })?;
+    de.end().map_err(|e| json_error(&e))?;
+    Ok(v)
 }
 
 /// A serde_json error in words, naming the field when serde knows it.

@@ -177,7 +177,7 @@ async fn submit(State(app): St, h: HeaderMap, body: Body) -> R<Response> {
             Some(format!("{}:{k}", who.id))
         }
     };
-    let input = Input::Submit { now: 0, user: who.user.clone(), spec, idempotency_key: key };
+    let input = Input::Submit { now: 0, user: who.user.clone(), spec: Box::new(spec), idempotency_key: key };
     match app.send(input).await? {
         Reply::Submitted { jobs, replayed } => {
             let status = if replayed { StatusCode::OK } else { StatusCode::CREATED };
@@ -485,7 +485,8 @@ async fn usage(
 async fn create_token(State(app): St, h: HeaderMap, body: Body) -> R<Response> {
     let who = app.auth(&h)?;
     let bytes = axum::body::to_bytes(body, app.body_limit).await.map_err(|_| ApiError::TooLarge(app.body_limit))?;
-    let req: TokenCreate = serde_json::from_slice(&bytes).map_err(|e| ApiError::Invalid(agora_api::json_error(&e)))?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| ApiError::invalid("body", "not UTF-8"))?;
+    let req: TokenCreate = agora_api::from_json(text)?;
     if who.role.rank() < Role::OrgAdmin.rank() {
         return Err(ApiError::Forbidden("members cannot create tokens".into()));
     }

@@ -17,7 +17,7 @@ pub enum Input {
     Submit {
         now: u64,
         user: String,
-        spec: JobSubmit,
+        spec: Box<JobSubmit>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         idempotency_key: Option<String>,
     },

@@ -35,13 +35,16 @@ pub enum StoreError {
     Other(String),
 }
 
+/// Called with each entry's sequence number and bytes during replay.
+pub type Visit<'a> = dyn FnMut(u64, &[u8]) -> Result<(), String> + 'a;
+
 /// What the server needs from a durable journal.
 pub trait Journal: Send {
     /// Append entries in one transaction; returns the sequence number of the
     /// last one once it is durable.
     fn append(&mut self, entries: &[Vec<u8>]) -> Result<u64, StoreError>;
     /// Feed every entry, in order, to `f`.
-    fn replay(&mut self, f: &mut dyn FnMut(u64, &[u8]) -> Result<(), String>) -> Result<u64, StoreError>;
+    fn replay(&mut self, f: &mut Visit) -> Result<u64, StoreError>;
     /// The last sequence number written (0 if empty).
     fn last_seq(&mut self) -> Result<u64, StoreError>;
     /// A short name for logs and benchmarks ("sqlite").

@@ -1,6 +1,6 @@
 //! The SQLite journal (see the crate docs for the durability contract).
 
-use crate::{Journal, StoreError, SCHEMA_VERSION};
+use crate::{Journal, StoreError, Visit, SCHEMA_VERSION};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 
@@ -60,7 +60,7 @@ impl Journal for SqliteJournal {
         Ok(self.last)
     }
 
-    fn replay(&mut self, f: &mut dyn FnMut(u64, &[u8]) -> Result<(), String>) -> Result<u64, StoreError> {
+    fn replay(&mut self, f: &mut Visit) -> Result<u64, StoreError> {
         let mut st = self.conn.prepare("SELECT seq, entry FROM journal ORDER BY seq")?;
         let mut rows = st.query([])?;
         let mut n = 0;

@@ -33,8 +33,15 @@ impl Local {
     }
 }
 
-fn signal_group(pid: u32, sig: &str) {
-    let _ = std::process::Command::new("kill").arg(format!("-{sig}")).arg(format!("-{pid}")).status();
+/// Signal the job's process group (its pgid is its leader's pid). Never
+/// anything else: pids 0 and 1 would mean our own group or every process.
+fn signal_group(pid: u32, sig: libc::c_int) {
+    if pid > 1 && pid <= i32::MAX as u32 {
+        // SAFETY: kill(2) with a negative pid signals exactly that group.
+        unsafe {
+            libc::kill(-(pid as i32), sig);
+        }
+    }
 }
 
 impl Executor for Local {
@@ -102,20 +109,20 @@ async fn run_one(
         Ok(c) => c,
         Err(_) => return 127,
     };
-    let pid = child.id().unwrap_or(0);
+    let Some(pid) = child.id() else { return 127 };
     let status = tokio::select! {
         s = child.wait() => s.ok(),
         _ = tokio::time::sleep(limit) => {
-            signal_group(pid, "KILL");
+            signal_group(pid, libc::SIGKILL);
             let _ = child.wait().await;
             return 124;
         }
         g = stop => {
             let grace = g.unwrap_or(0);
-            signal_group(pid, "TERM");
+            signal_group(pid, libc::SIGTERM);
             match tokio::time::timeout(Duration::from_secs(grace), child.wait()).await {
                 Ok(s) => s.ok(),
-                Err(_) => { signal_group(pid, "KILL"); child.wait().await.ok() }
+                Err(_) => { signal_group(pid, libc::SIGKILL); child.wait().await.ok() }
             }
         }
     };
