@@ -10,6 +10,9 @@ pub enum What {
     /// Simulator speed: Philly on a Philly-sized cluster, and the
     /// 1,000,000-job synthetic LLM-era workload on a 100k site with failures.
     Sim(SimArgs),
+    /// The control plane over loopback: durable submissions per second and
+    /// latency, then list/get with 1,000,000 jobs stored.
+    Serve(super::bench_serve::ServeArgs),
 }
 
 #[derive(clap::Args)]
@@ -58,6 +61,7 @@ pub fn run(what: What) -> anyhow::Result<()> {
     match what {
         What::Sched(a) => sched(a),
         What::Sim(a) => sim(a),
+        What::Serve(a) => super::bench_serve::run(a),
     }
 }
 

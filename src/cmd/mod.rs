@@ -1,4 +1,5 @@
 pub mod bench;
+pub mod bench_serve;
 pub mod client;
 pub mod cluster;
 pub mod serve;

@@ -154,7 +154,7 @@ pub async fn start(
         clock,
         metrics: metrics.clone(),
         watch: watch.clone(),
-        cfg: task::TaskConfig { cycle_interval: cfg.cycle_interval, min_cycle_gap: Duration::from_millis(20) },
+        cfg: task::TaskConfig { cycle_interval: cfg.cycle_interval, min_cycle_gap: Duration::from_millis(100) },
         stats: stats.clone(),
     };
     let scheduler = tokio::spawn(task.run(rx, rep_rx));

@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub const MAX_BATCH: usize = 8192;
+/// Between cycles, the cluster and tenant summaries are refreshed at most
+/// this often (they change only a little without a cycle).
+const SUMMARY_EVERY: Duration = Duration::from_millis(250);
 
 pub enum Cmd {
     Input(Input, oneshot::Sender<Result<Reply, ApiError>>),
@@ -54,6 +57,7 @@ type Ack = (oneshot::Sender<Result<Reply, ApiError>>, Result<Reply, ApiError>);
 impl Task {
     pub async fn run(mut self, mut rx: mpsc::Receiver<Cmd>, mut reports: mpsc::UnboundedReceiver<Report>) {
         let mut last_cycle = Instant::now();
+        let mut last_summary = Instant::now();
         let mut dirty = true;
         let mut open = true;
         loop {
@@ -121,51 +125,24 @@ impl Task {
                 };
                 dirty |= apply(&mut self.engine, input, None);
             }
+            // Requests are committed and answered before the cycle runs, so
+            // their latency never includes a cycle.
+            let summary_due = last_summary.elapsed() >= SUMMARY_EVERY;
+            self.publish(entries, effects, ops, acks, false, summary_due);
+            if summary_due {
+                last_summary = Instant::now();
+            }
             let cycle_due = Instant::now() >= due && (dirty || self.engine.pending_count() > 0);
-            let mut cycled = false;
             if cycle_due {
                 let t0 = Instant::now();
-                if apply(&mut self.engine, Input::Tick { now }, None) {
-                    self.metrics.cycle(t0.elapsed(), &ops);
-                    cycled = true;
+                let tick = Input::Tick { now: self.clock.now().max(self.engine.now()) };
+                if let Ok(a) = self.engine.apply(&tick) {
+                    self.metrics.cycle(t0.elapsed(), &a.ops);
+                    self.publish(vec![encode(&tick)], a.effects, a.ops, Vec::new(), true, true);
+                    last_summary = Instant::now();
                 }
                 last_cycle = Instant::now();
                 dirty = false;
-            }
-            if !entries.is_empty() {
-                let t0 = Instant::now();
-                let res = tokio::task::block_in_place(|| self.journal.append(&entries));
-                self.metrics.commit(t0.elapsed(), entries.len());
-                if let Err(e) = res {
-                    tracing::error!("journal append failed, exiting so that a restart replays the journal: {e}");
-                    for (r, _) in acks {
-                        let _ = r.send(Err(ApiError::Unavailable));
-                    }
-                    std::process::exit(70);
-                }
-            }
-            if !effects.is_empty() || cycled {
-                let mut watched = Vec::new();
-                {
-                    let mut v = self.view.write().expect("view lock");
-                    for e in effects {
-                        v.apply(e, &mut watched);
-                    }
-                    v.refresh(self.engine.core(), cycled);
-                }
-                *self.stats.write().expect("stats") = self.engine.core().stats().clone();
-                for w in watched {
-                    let _ = self.watch.send(w);
-                }
-            }
-            for (r, res) in acks {
-                let _ = r.send(res);
-            }
-            for op in ops {
-                match op {
-                    ExecOp::Start(l) => self.executor.start(l),
-                    ExecOp::Stop { job, run, grace } => self.executor.stop(job, run, grace),
-                }
             }
             if let Some(r) = shutdown {
                 let _ = r.send(());
@@ -173,6 +150,65 @@ impl Task {
             }
             if !open {
                 return;
+            }
+        }
+    }
+
+    /// Commit `entries` in one transaction, then update the read model,
+    /// answer the callers and hand the executor its work.
+    fn publish(
+        &mut self,
+        entries: Vec<Vec<u8>>,
+        effects: Vec<crate::engine::Effect>,
+        ops: Vec<ExecOp>,
+        acks: Vec<Ack>,
+        cycled: bool,
+        summary: bool,
+    ) {
+        if !entries.is_empty() {
+            let t0 = Instant::now();
+            let res = tokio::task::block_in_place(|| self.journal.append(&entries));
+            self.metrics.commit(t0.elapsed(), entries.len());
+            if let Err(e) = res {
+                tracing::error!("journal append failed, exiting so that a restart replays the journal: {e}");
+                for (r, _) in acks {
+                    let _ = r.send(Err(ApiError::Unavailable));
+                }
+                std::process::exit(70);
+            }
+        }
+        if !effects.is_empty() || summary {
+            let mut watched = Vec::new();
+            let summaries = summary.then(|| {
+                let stranded = if cycled {
+                    self.engine.core().fragmentation().unusable
+                } else {
+                    self.view.read().expect("view lock").cluster.stranded
+                };
+                crate::view::summarize(self.engine.core(), stranded)
+            });
+            {
+                let mut v = self.view.write().expect("view lock");
+                for e in effects {
+                    v.apply(e, &mut watched);
+                }
+                if let Some((cluster, tenants)) = summaries {
+                    v.cluster = cluster;
+                    v.tenants = tenants;
+                }
+            }
+            *self.stats.write().expect("stats") = self.engine.core().stats().clone();
+            for w in watched {
+                let _ = self.watch.send(w);
+            }
+        }
+        for (r, res) in acks {
+            let _ = r.send(res);
+        }
+        for op in ops {
+            match op {
+                ExecOp::Start(l) => self.executor.start(l),
+                ExecOp::Stop { job, run, grace } => self.executor.stop(job, run, grace),
             }
         }
     }

@@ -153,6 +153,23 @@ impl View {
 
     /// Refresh the cluster and tenant summaries from the core.
     pub fn refresh(&mut self, core: &Scheduler, with_fragmentation: bool) {
+        let (c, t) = summarize(
+            core,
+            with_fragmentation.then_some(()).map_or(self.cluster.stranded, |_| core.fragmentation().unusable),
+        );
+        self.cluster = c;
+        self.tenants = t;
+    }
+
+    pub fn visible_job(&self, id: u64, scope: TenantId) -> Option<&JobRec> {
+        self.jobs.get(&id).filter(|r| self.within(r.tenant, scope))
+    }
+}
+
+/// The cluster and tenant summaries, computed from the core without
+/// holding the view's lock.
+pub fn summarize(core: &Scheduler, stranded: u64) -> (Cluster, Vec<Tenant>) {
+    {
         let topo = core.topology();
         let mut pods: Vec<DomainFree> =
             topo.pods.iter().map(|p| DomainFree { name: p.name.clone(), capacity: 0, free: 0 }).collect();
@@ -173,21 +190,20 @@ impl View {
             p.free += f;
             free_total += f;
         }
-        let c = &mut self.cluster;
-        c.name = topo.name.clone();
-        c.time = core.now();
-        c.capacity = core.capacity();
-        c.free = free_total;
-        c.pending = core.pending_count() as u64;
-        c.running = core.running_count() as u64;
-        c.pods = pods;
-        c.failed_nodes = failed;
-        if with_fragmentation {
-            c.stranded = core.fragmentation().unusable;
-        }
+        let c = Cluster {
+            name: topo.name.clone(),
+            time: core.now(),
+            capacity: core.capacity(),
+            free: free_total,
+            stranded,
+            pending: core.pending_count() as u64,
+            running: core.running_count() as u64,
+            pods,
+            failed_nodes: failed,
+        };
         let ents = core.entitlements();
         let nominal = ents.nominal(core.capacity());
-        self.tenants = (1..ents.len() as u32)
+        let tenants = (1..ents.len() as u32)
             .map(TenantId)
             .map(|t| {
                 let x = ents.get(t);
@@ -202,10 +218,7 @@ impl View {
                 }
             })
             .collect();
-    }
-
-    pub fn visible_job(&self, id: u64, scope: TenantId) -> Option<&JobRec> {
-        self.jobs.get(&id).filter(|r| self.within(r.tenant, scope))
+        (c, tenants)
     }
 }
 

@@ -51,6 +51,15 @@ pub trait Journal: Send {
     fn kind(&self) -> &'static str;
 }
 
+/// Empty the store at `spec` (benchmarks and tests only).
+pub fn reset(spec: &str) -> Result<(), StoreError> {
+    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        return Err(StoreError::Other("the PostgreSQL store is not built yet".into()));
+    }
+    let _ = std::fs::remove_dir_all(spec);
+    Ok(())
+}
+
 /// Open the store named by `spec`: a directory (SQLite inside it).
 pub fn open(spec: &str) -> Result<Box<dyn Journal>, StoreError> {
     if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
