@@ -80,6 +80,27 @@ impl Drop for Server {
     }
 }
 
+/// The stores every durability and isolation test runs against: SQLite in
+/// the data directory, and a fresh database on the PostgreSQL server named
+/// by `AGORA_TEST_PG_URL` (started by `scripts/pg-local.sh`; `.ci/run` sets
+/// it). Under CI (CI=true) a missing server fails the test instead of
+/// skipping it.
+fn stores(name: &str) -> Vec<Vec<String>> {
+    let mut v = vec![vec![]];
+    match std::env::var("AGORA_TEST_PG_URL") {
+        Ok(url) if !url.is_empty() => {
+            let db = agora_store::pg::fresh_database(&url, &format!("agora_e2e_{name}"))
+                .expect("a fresh PostgreSQL database");
+            v.push(vec!["--store".into(), db]);
+        }
+        _ if std::env::var("CI").is_ok_and(|c| c == "true") => {
+            panic!("AGORA_TEST_PG_URL is not set: run scripts/pg-local.sh start and export its URL; CI requires the PostgreSQL tests")
+        }
+        _ => eprintln!("AGORA_TEST_PG_URL is not set: {name} runs against SQLite only"),
+    }
+    v
+}
+
 fn tempdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("agora-serve-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -195,8 +216,15 @@ fn workload(api: &Api) -> Vec<u64> {
 
 #[test]
 fn restart_rebuilds_the_same_state_job_for_job_and_allocation_for_allocation() {
-    let d = tempdir("restart");
-    let s = Server::start(&d, &[]);
+    for store in stores("restart") {
+        let store: Vec<&str> = store.iter().map(|s| s.as_str()).collect();
+        restart_case(&store);
+    }
+}
+
+fn restart_case(store: &[&str]) {
+    let d = tempdir(&format!("restart{}", store.len()));
+    let s = Server::start(&d, store);
     let api = Api { url: &s.url, token: s.token.clone().unwrap() };
     workload(&api);
     wait_for("the short jobs to complete", || {
@@ -213,7 +241,7 @@ fn restart_rebuilds_the_same_state_job_for_job_and_allocation_for_allocation() {
     let token = api.token.clone();
     s.stop();
 
-    let s = Server::start(&d, &[]);
+    let s = Server::start(&d, store);
     assert!(s.token.is_none(), "the admin token is created once");
     let api = Api { url: &s.url, token };
     let after = api.all_jobs();
@@ -231,8 +259,16 @@ fn restart_rebuilds_the_same_state_job_for_job_and_allocation_for_allocation() {
 
 #[test]
 fn kill_9_under_load_loses_no_acknowledged_job_and_retries_create_no_duplicates() {
-    let d = tempdir("kill9");
-    let s = Server::start(&d, &["--rate-limit", "0"]);
+    for store in stores("kill9") {
+        let store: Vec<&str> = store.iter().map(|s| s.as_str()).collect();
+        kill9_case(&store);
+    }
+}
+
+fn kill9_case(store: &[&str]) {
+    let d = tempdir(&format!("kill9{}", store.len()));
+    let args: Vec<&str> = [&["--rate-limit", "0"], store].concat();
+    let s = Server::start(&d, &args);
     let token = s.token.clone().unwrap();
     let url = s.url.clone();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -283,7 +319,7 @@ fn kill_9_under_load_loses_no_acknowledged_job_and_retries_create_no_duplicates(
     }
     assert!(acked.len() > 100, "only {} submissions were acknowledged", acked.len());
 
-    let s = Server::start(&d, &["--rate-limit", "0"]);
+    let s = Server::start(&d, &args);
     let api = Api { url: &s.url, token: token.clone() };
     let jobs = api.all_jobs();
     let by_id: std::collections::HashMap<u64, &Value> = jobs.iter().map(|j| (j["id"].as_u64().unwrap(), j)).collect();
@@ -314,7 +350,7 @@ fn kill_9_under_load_loses_no_acknowledged_job_and_retries_create_no_duplicates(
     std::thread::sleep(Duration::from_millis(200));
     let before = api.all_jobs();
     s.stop();
-    let s = Server::start(&d, &[]);
+    let s = Server::start(&d, store);
     let api = Api { url: &s.url, token };
     assert_eq!(api.all_jobs(), before);
     drop(s);
@@ -323,8 +359,15 @@ fn kill_9_under_load_loses_no_acknowledged_job_and_retries_create_no_duplicates(
 
 #[test]
 fn isolation_matrix_no_foreign_read_or_write_succeeds_and_denials_look_like_absence() {
-    let d = tempdir("isolation");
-    let s = Server::start(&d, &[]);
+    for store in stores("isolation") {
+        let store: Vec<&str> = store.iter().map(|s| s.as_str()).collect();
+        isolation_case(&store);
+    }
+}
+
+fn isolation_case(store: &[&str]) {
+    let d = tempdir(&format!("isolation{}", store.len()));
+    let s = Server::start(&d, store);
     let admin = Api { url: &s.url, token: s.token.clone().unwrap() };
     // Own side: eu/open-research/climate-institute/km-scale-weather.
     // Foreign side: eu/startups-sme/agritech-startup/crop-vision.

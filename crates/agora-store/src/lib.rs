@@ -14,10 +14,16 @@
 //! fsynced to the WAL before `append` returns, so it survives a crash of
 //! the process and of the machine (power loss) as far as the disk honours
 //! fsync. The schema is created by numbered migrations recorded in `meta`.
+//!
+//! PostgreSQL (`PgJournal`, a `postgres://` URL): the same tables and
+//! migration numbers; a batch is one transaction, durable per the server's
+//! `synchronous_commit` (on by default).
 
 use std::path::Path;
 
+pub mod pg;
 mod sqlite;
+pub use pg::PgJournal;
 pub use sqlite::SqliteJournal;
 
 /// The schema version this build writes and reads.
@@ -53,17 +59,26 @@ pub trait Journal: Send {
 
 /// Empty the store at `spec` (benchmarks and tests only).
 pub fn reset(spec: &str) -> Result<(), StoreError> {
-    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
-        return Err(StoreError::Other("the PostgreSQL store is not built yet".into()));
+    if is_postgres(spec) {
+        let (base, name) =
+            spec.rsplit_once('/').ok_or_else(|| StoreError::Other(format!("`{spec}` names no database")))?;
+        pg::fresh_database(&format!("{base}/postgres"), name)?;
+        return Ok(());
     }
     let _ = std::fs::remove_dir_all(spec);
     Ok(())
 }
 
-/// Open the store named by `spec`: a directory (SQLite inside it).
+/// Is `spec` a PostgreSQL URL?
+pub fn is_postgres(spec: &str) -> bool {
+    spec.starts_with("postgres://") || spec.starts_with("postgresql://")
+}
+
+/// Open the store named by `spec`: a `postgres://` URL, or a directory
+/// (SQLite inside it).
 pub fn open(spec: &str) -> Result<Box<dyn Journal>, StoreError> {
-    if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
-        return Err(StoreError::Other("the PostgreSQL store is not built yet; use a data directory".into()));
+    if is_postgres(spec) {
+        return Ok(Box::new(PgJournal::open(spec)?));
     }
     Ok(Box::new(SqliteJournal::open(Path::new(spec))?))
 }
