@@ -675,3 +675,27 @@ fn local_executor_runs_commands_with_their_accelerators_and_cancels_with_sigterm
     drop(s);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn the_openapi_document_names_every_route_and_the_docs_page_works_offline() {
+    let d = tempdir("openapi");
+    let s = Server::start(&d, &[]);
+    let (st, doc) = call("GET", &format!("{}/v1/openapi.json", s.url), "", "", "");
+    assert_eq!(st, 200);
+    assert_eq!(doc["openapi"], "3.0.3");
+    let paths: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    let src = include_str!("../crates/agora-server/src/http.rs");
+    for line in src.lines().filter(|l| l.trim_start().starts_with(".route(\"")) {
+        let route = line.split('"').nth(1).unwrap();
+        assert!(paths.iter().any(|p| p.as_str() == route), "{route} is served but not in the OpenAPI document");
+    }
+    let (st, html) = call("GET", &format!("{}/docs", s.url), "", "", "");
+    assert_eq!(st, 200);
+    let html = html.as_str().unwrap();
+    assert!(
+        html.contains("/v1/openapi.json") && !html.contains("http://") && !html.contains("https://"),
+        "the docs page must need no network"
+    );
+    drop(s);
+    let _ = std::fs::remove_dir_all(&d);
+}

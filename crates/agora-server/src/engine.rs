@@ -284,12 +284,8 @@ impl Engine {
         key: &Option<String>,
         a: &mut Applied,
     ) -> Result<(), ApiError> {
-        if let Some(k) = key {
-            if let Some(ids) = self.idempotency.get(k) {
-                a.reply = Some(Reply::Submitted { jobs: ids.clone(), replayed: true });
-                return Ok(());
-            }
-        }
+        // Checks that depend only on the request come before the
+        // idempotency key, so a malformed retry is refused, not replayed.
         let first = self.next_id;
         let spec = to_spec(s, first, &Site { ents: self.core.entitlements(), topo: self.core.topology() })?;
         let indices = match &s.array {
@@ -300,6 +296,16 @@ impl Engine {
             Some(d) => parse_dependency(d)?,
             None => Vec::new(),
         };
+        let duration = match &s.duration {
+            Some(d) => d.secs("duration")?,
+            None => spec.time_limit,
+        };
+        if let Some(k) = key {
+            if let Some(ids) = self.idempotency.get(k) {
+                a.reply = Some(Reply::Submitted { jobs: ids.clone(), replayed: true });
+                return Ok(());
+            }
+        }
         for d in &deps {
             if d.job >= first || d.job == 0 {
                 return Err(ApiError::invalid("dependency", format!("job {} does not exist", d.job)));
@@ -319,10 +325,6 @@ impl Engine {
                 e => ApiError::Conflict(e.to_string()),
             })?;
         }
-        let duration = match &s.duration {
-            Some(d) => d.secs("duration")?,
-            None => spec.time_limit,
-        };
         let n = indices.as_ref().map_or(1, |v| v.len()) as u64;
         let base = s.name.clone().unwrap_or_else(|| "job".into());
         let mut ids = Vec::with_capacity(n as usize);
