@@ -699,3 +699,101 @@ fn the_openapi_document_names_every_route_and_the_docs_page_works_offline() {
     drop(s);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn the_cli_submits_lists_explains_and_cancels_with_url_and_token_from_the_environment() {
+    let d = tempdir("cli");
+    let s = Server::start(&d, &[]);
+    let cli = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_agora"))
+            .args(args)
+            .env("AGORA_URL", &s.url)
+            .env("AGORA_TOKEN", s.token.as_deref().unwrap())
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = cli(&["submit", "-A", "ocean-emulator", "-G", "16", "-J", "train", "--duration", "2h"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "submitted job 1");
+    std::fs::write(
+        d.join("job.sh"),
+        "#!/bin/sh\n#SBATCH -J big -A national-llm --gpus=64 -t 1:00:00 --dependency=afterok:1\nsrun x\n",
+    )
+    .unwrap();
+    let (ok, out, err) = cli(&["submit", d.join("job.sh").to_str().unwrap(), "-o", "json"]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["jobs"], json!([2]));
+    wait_for("job 1 to start", || cli(&["job", "1", "-o", "json"]).1.contains("\"running\""));
+    let (ok, out, _) = cli(&["jobs"]);
+    assert!(ok);
+    assert!(out.lines().next().unwrap().contains("JOBID") && out.contains("train") && out.contains("running"), "{out}");
+    let (ok, out, err) = cli(&["why", "2"]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "job 2 (dependency): waiting for job 1 (afterok)");
+    let (ok, out, _) = cli(&["cancel", "2"]);
+    assert!(ok);
+    assert_eq!(out.trim(), "job 2: cancelled");
+    let (ok, _, err) = cli(&["cancel", "2"]);
+    assert!(!ok);
+    assert!(err.contains("server answered 409: job 2 has already ended"), "{err}");
+    let (ok, out, _) = cli(&["events", "1", "-o", "json"]);
+    assert!(ok);
+    assert!(serde_json::from_str::<Value>(&out).unwrap().as_array().unwrap().len() >= 2);
+    for args in [&["status"][..], &["tenants"], &["usage", "--by", "user", "--csv"], &["tokens"]] {
+        let (ok, out, err) = cli(args);
+        assert!(ok && !out.is_empty(), "{args:?}: {err}");
+    }
+    let (ok, out, err) = cli(&["tokens", "--create", "alice", "--role", "member", "--scope", "ocean-emulator"]);
+    assert!(ok, "{err}");
+    let token = out.lines().last().unwrap().trim().to_string();
+    assert!(token.starts_with("agora_"));
+    let o =
+        Command::new(env!("CARGO_BIN_EXE_agora")).args(["jobs", "--url", &s.url, "--token", &token]).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("train") && !out.contains("big"), "alice sees only ocean-emulator: {out}");
+    let o = Command::new(env!("CARGO_BIN_EXE_agora"))
+        .args(["jobs", "--url", &s.url])
+        .env_remove("AGORA_TOKEN")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no API token"));
+    drop(s);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn watchers_get_a_jobs_events_as_a_server_sent_event_stream() {
+    let d = tempdir("watch");
+    let s = Server::start(&d, &[]);
+    let api = Api { url: &s.url, token: s.token.clone().unwrap() };
+    let first = api.submit(json!({"project": "ocean-emulator", "accelerators": 1, "duration": "2h"}));
+    let resp = ureq::get(&format!("{}/v1/watch?tenant=ocean-emulator", s.url))
+        .set("authorization", &format!("Bearer {}", api.token))
+        .call()
+        .unwrap();
+    assert_eq!(resp.header("content-type"), Some("text/event-stream"));
+    let mut lines = BufReader::new(resp.into_reader()).lines();
+    let id = api.submit(json!({"project": "ocean-emulator", "accelerators": 1, "duration": "2h"}));
+    api.submit(json!({"project": "crop-vision", "accelerators": 1, "duration": "2h"}));
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(data) = line.strip_prefix("data: ") {
+            let e: Value = serde_json::from_str(data).unwrap();
+            if e["job"] == first {
+                continue; // it may start after the watch began
+            }
+            assert_eq!(e["job"], id, "only the watched tenant's events: {e}");
+            seen.push(e["kind"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(seen, ["submitted", "started"]);
+    drop(s);
+    let _ = std::fs::remove_dir_all(&d);
+}
