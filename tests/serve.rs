@@ -797,3 +797,17 @@ fn watchers_get_a_jobs_events_as_a_server_sent_event_stream() {
     drop(s);
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn the_demo_stream_submits_jobs_from_the_example_tenants() {
+    let d = tempdir("demo");
+    let s = Server::start(&d, &["--demo", "100"]);
+    let api = Api { url: &s.url, token: s.token.clone().unwrap() };
+    wait_for("demo jobs", || api.get("/v1/jobs?user=demo").1["jobs"].as_array().is_some_and(|j| j.len() >= 10));
+    let jobs = api.get("/v1/jobs?user=demo").1;
+    let projects: std::collections::HashSet<&str> =
+        jobs["jobs"].as_array().unwrap().iter().map(|j| j["project"].as_str().unwrap()).collect();
+    assert!(projects.len() >= 3, "{projects:?}");
+    drop(s);
+    let _ = std::fs::remove_dir_all(&d);
+}

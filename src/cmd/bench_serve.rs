@@ -115,6 +115,7 @@ fn one(a: &ServeArgs, store: &str) -> anyhow::Result<Figures> {
             cycle_interval: Duration::from_secs(1),
             rate_limit: 0,
             body_limit: 1 << 20,
+            demo: None,
         };
         rt.block_on(agora_server::start(topo, site.entitlements, site.scheduler, cfg)).map_err(anyhow::Error::from)
     };

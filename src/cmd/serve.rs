@@ -39,6 +39,10 @@ pub struct Args {
     /// Requests per second per API token (bursts of twice that); 0 = no limit.
     #[arg(long, default_value_t = 1000)]
     rate_limit: u32,
+    /// Submit a demo stream of jobs from the example tenants, this many per
+    /// second (as user "demo").
+    #[arg(long)]
+    demo: Option<f64>,
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     body_limit: usize,
@@ -50,6 +54,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     if !(a.cycle_interval.is_finite() && a.cycle_interval > 0.0 && a.cycle_interval <= 3600.0) {
         anyhow::bail!("--cycle-interval must be between 0 and 3600 seconds");
+    }
+    if a.demo.is_some_and(|d| !(d.is_finite() && d > 0.0 && d <= 10_000.0)) {
+        anyhow::bail!("--demo must be a positive number of jobs per second (at most 10,000)");
     }
     if a.fail_every.is_some_and(|f| !(f.is_finite() && f > 0.0)) {
         anyhow::bail!("--fail-every must be a positive number of seconds");
@@ -80,6 +87,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         cycle_interval: Duration::from_secs_f64(a.cycle_interval),
         rate_limit: a.rate_limit,
         body_limit: a.body_limit,
+        demo: a.demo,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     rt.block_on(async move {

@@ -54,6 +54,9 @@ pub struct ServeConfig {
     pub cycle_interval: Duration,
     pub rate_limit: u32,
     pub body_limit: usize,
+    /// Submit a demo stream of jobs from the example tenants, this many per
+    /// second (user "demo"), so a newcomer sees a living site.
+    pub demo: Option<f64>,
 }
 
 /// What `start` hands back: where it listens, and the admin token if this
@@ -89,7 +92,7 @@ pub async fn start(
     let store = cfg.store.clone();
     let mut journal = tokio::task::spawn_blocking(move || agora_store::open(&store)).await.expect("open")?;
     let mut engine = engine::Engine::new(Scheduler::new(topo, ents.clone(), sched));
-    let mut view = view::View::new(ents);
+    let mut view = view::View::new(ents.clone());
     let mut sink = Vec::new();
     let replayed = tokio::task::block_in_place(|| {
         journal.replay(&mut |_, bytes| {
@@ -157,6 +160,10 @@ pub async fn start(
         cfg: task::TaskConfig { cycle_interval: cfg.cycle_interval, min_cycle_gap: Duration::from_millis(100) },
         stats: stats.clone(),
     };
+    if let Some(rate) = cfg.demo.filter(|r| *r > 0.0) {
+        let projects: Vec<String> = ents.leaves().map(|t| ents.get(t).name.clone()).collect();
+        tokio::spawn(demo(tx.clone(), projects, rate));
+    }
     let scheduler = tokio::spawn(task.run(rx, rep_rx));
     let app = Arc::new(http::App {
         tx: tx.clone(),
@@ -181,4 +188,26 @@ pub async fn start(
     });
     tracing::info!(%addr, replayed, "agora serve: listening");
     Ok(Running { addr, admin_token, replayed, shutdown: tx, server, scheduler })
+}
+
+/// A seeded stream of plausible jobs: mostly small, some large gangs.
+async fn demo(tx: tokio::sync::mpsc::Sender<task::Cmd>, projects: Vec<String>, rate: f64) {
+    let mut rng = agora_core::rng::Rng::new(42);
+    let sizes = [1u32, 1, 2, 4, 8, 8, 8, 16, 32, 64, 128, 256, 1024];
+    loop {
+        tokio::time::sleep(Duration::from_secs_f64(rng.exp(1.0 / rate))).await;
+        let spec = agora_api::JobSubmit {
+            name: Some("demo".into()),
+            project: projects[rng.below(projects.len() as u64) as usize].clone(),
+            accelerators: Some(sizes[rng.below(sizes.len() as u64) as usize]),
+            duration: Some(agora_api::Duration::Secs(600 + rng.below(6 * 3600))),
+            time_limit: Some(agora_api::Duration::Secs(8 * 3600)),
+            ..Default::default()
+        };
+        let input = input::Input::Submit { now: 0, user: "demo".into(), spec: Box::new(spec), idempotency_key: None };
+        let (r, _) = tokio::sync::oneshot::channel();
+        if tx.send(task::Cmd::Input(input, r)).await.is_err() {
+            return;
+        }
+    }
 }
