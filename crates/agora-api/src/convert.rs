@@ -5,10 +5,22 @@
 use crate::{FieldError, JobSubmit};
 use agora_core::{Checkpointing, Constraint, Entitlements, JobId, JobSpec, PriorityClass, Scope, Topology};
 
-/// The site a submission is checked against.
+/// The site a submission is checked against (build it once: `new` walks
+/// every node).
 pub struct Site<'a> {
     pub ents: &'a Entitlements,
     pub topo: &'a Topology,
+    /// Accelerators on the site.
+    pub total: u64,
+    /// Accelerators of the largest node.
+    pub biggest: u32,
+}
+
+impl<'a> Site<'a> {
+    pub fn new(ents: &'a Entitlements, topo: &'a Topology) -> Site<'a> {
+        let biggest = topo.nodes.iter().map(|x| x.accels as u32).max().unwrap_or(1);
+        Site { ents, topo, total: topo.total_accels(), biggest }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,15 +66,14 @@ pub fn to_spec(s: &JobSubmit, id: u64, site: &Site) -> Result<JobSpec, FieldErro
             n.checked_mul(per_node as u32).ok_or_else(|| FieldError::new("nodes", format!("{n} nodes is absurd")))?
         }
         (None, Some(n)) => {
-            let biggest = site.topo.nodes.iter().map(|x| x.accels as u32).max().unwrap_or(1);
-            n.checked_mul(biggest).ok_or_else(|| FieldError::new("nodes", format!("{n} nodes is absurd")))?
+            n.checked_mul(site.biggest).ok_or_else(|| FieldError::new("nodes", format!("{n} nodes is absurd")))?
         }
         (None, None) => 1,
     };
     if accels == 0 {
         return Err(FieldError::new("accelerators", "must be at least 1"));
     }
-    let capacity = site.topo.total_accels();
+    let capacity = site.total;
     if accels as u64 > capacity {
         return Err(FieldError::new("accelerators", format!("{accels} is more than the site has ({capacity})")));
     }
@@ -214,7 +225,7 @@ mod tests {
     fn check(json: &str, want: Result<u32, &str>) {
         let (ents, topo) = site();
         let s: JobSubmit = serde_json::from_str(json).unwrap();
-        let got = to_spec(&s, 1, &Site { ents: &ents, topo: &topo }).map(|j| j.accels).map_err(|e| e.to_string());
+        let got = to_spec(&s, 1, &Site::new(&ents, &topo)).map(|j| j.accels).map_err(|e| e.to_string());
         match (got, want) {
             (Ok(a), Ok(b)) => assert_eq!(a, b, "{json}"),
             (Err(e), Err(w)) => assert!(e.contains(w), "{json}: {e} lacks {w}"),

@@ -134,11 +134,16 @@ pub struct Engine {
     dependents: HashMap<u64, Vec<u64>>,
     idempotency: HashMap<String, Vec<u64>>,
     token_hashes: HashMap<String, String>,
+    /// (accelerators on the site, largest node), computed once.
+    site_size: (u64, u32),
 }
 
 impl Engine {
     pub fn new(core: Scheduler) -> Engine {
+        let s = Site::new(core.entitlements(), core.topology());
+        let site_size = (s.total, s.biggest);
         Engine {
+            site_size,
             core,
             now: 0,
             next_id: 1,
@@ -287,7 +292,9 @@ impl Engine {
         // Checks that depend only on the request come before the
         // idempotency key, so a malformed retry is refused, not replayed.
         let first = self.next_id;
-        let spec = to_spec(s, first, &Site { ents: self.core.entitlements(), topo: self.core.topology() })?;
+        let (total, biggest) = self.site_size;
+        let site = Site { ents: self.core.entitlements(), topo: self.core.topology(), total, biggest };
+        let spec = to_spec(s, first, &site)?;
         let indices = match &s.array {
             Some(x) => Some(parse_array(x)?),
             None => None,

@@ -58,6 +58,7 @@ impl Task {
     pub async fn run(mut self, mut rx: mpsc::Receiver<Cmd>, mut reports: mpsc::UnboundedReceiver<Report>) {
         let mut last_cycle = Instant::now();
         let mut last_summary = Instant::now();
+        let mut last_fragmentation = Instant::now();
         let mut dirty = true;
         let mut open = true;
         loop {
@@ -138,7 +139,12 @@ impl Task {
                 let tick = Input::Tick { now: self.clock.now().max(self.engine.now()) };
                 if let Ok(a) = self.engine.apply(&tick) {
                     self.metrics.cycle(t0.elapsed(), &a.ops);
-                    self.publish(vec![encode(&tick)], a.effects, a.ops, Vec::new(), true, true);
+                    // Stranded capacity walks every pending job: at most every 5 s.
+                    let frag = last_fragmentation.elapsed() >= Duration::from_secs(5);
+                    if frag {
+                        last_fragmentation = Instant::now();
+                    }
+                    self.publish(vec![encode(&tick)], a.effects, a.ops, Vec::new(), frag, true);
                     last_summary = Instant::now();
                 }
                 last_cycle = Instant::now();
@@ -162,7 +168,7 @@ impl Task {
         effects: Vec<crate::engine::Effect>,
         ops: Vec<ExecOp>,
         acks: Vec<Ack>,
-        cycled: bool,
+        fragmentation: bool,
         summary: bool,
     ) {
         if !entries.is_empty() {
@@ -180,7 +186,7 @@ impl Task {
         if !effects.is_empty() || summary {
             let mut watched = Vec::new();
             let summaries = summary.then(|| {
-                let stranded = if cycled {
+                let stranded = if fragmentation {
                     self.engine.core().fragmentation().unusable
                 } else {
                     self.view.read().expect("view lock").cluster.stranded
