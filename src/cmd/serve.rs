@@ -32,10 +32,14 @@ pub struct Args {
     /// average (repaired an hour later). Off by default.
     #[arg(long)]
     fail_every: Option<f64>,
-    /// Seconds between scheduling cycles while work waits (cycles also run
-    /// on demand, at most every 20 ms).
-    #[arg(long, default_value_t = 1.0)]
+    /// Seconds between scheduling cycles while work waits.
+    #[arg(long, default_value_t = 5.0)]
     cycle_interval: f64,
+    /// Cycles also run on demand (after a submission or a job's end), at
+    /// most this often (seconds): a cycle holds the scheduler task, so this
+    /// bounds what cycles add to request latency under load.
+    #[arg(long, default_value_t = 1.0)]
+    min_cycle_gap: f64,
     /// Requests per second per API token (bursts of twice that); 0 = no limit.
     #[arg(long, default_value_t = 1000)]
     rate_limit: u32,
@@ -57,6 +61,9 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     }
     if a.demo.is_some_and(|d| !(d.is_finite() && d > 0.0 && d <= 10_000.0)) {
         anyhow::bail!("--demo must be a positive number of jobs per second (at most 10,000)");
+    }
+    if !(a.min_cycle_gap.is_finite() && a.min_cycle_gap >= 0.0 && a.min_cycle_gap <= a.cycle_interval) {
+        anyhow::bail!("--min-cycle-gap must be between 0 and --cycle-interval");
     }
     if a.fail_every.is_some_and(|f| !(f.is_finite() && f > 0.0)) {
         anyhow::bail!("--fail-every must be a positive number of seconds");
@@ -85,6 +92,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         time_scale: a.time_scale,
         fail_every: a.fail_every,
         cycle_interval: Duration::from_secs_f64(a.cycle_interval),
+        min_cycle_gap: Duration::from_secs_f64(a.min_cycle_gap),
         rate_limit: a.rate_limit,
         body_limit: a.body_limit,
         demo: a.demo,

@@ -52,6 +52,10 @@ pub struct ServeConfig {
     /// Mean site seconds between injected node failures (virtual executor).
     pub fail_every: Option<f64>,
     pub cycle_interval: Duration,
+    /// Cycles on demand (after submissions, endings) run at most this often:
+    /// a cycle blocks the scheduler task, so this bounds what cycles add to
+    /// request latency under load.
+    pub min_cycle_gap: Duration,
     pub rate_limit: u32,
     pub body_limit: usize,
     /// Submit a demo stream of jobs from the example tenants, this many per
@@ -157,7 +161,7 @@ pub async fn start(
         clock,
         metrics: metrics.clone(),
         watch: watch.clone(),
-        cfg: task::TaskConfig { cycle_interval: cfg.cycle_interval, min_cycle_gap: Duration::from_millis(100) },
+        cfg: task::TaskConfig { cycle_interval: cfg.cycle_interval, min_cycle_gap: cfg.min_cycle_gap },
         stats: stats.clone(),
     };
     if let Some(rate) = cfg.demo.filter(|r| *r > 0.0) {
