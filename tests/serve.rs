@@ -25,6 +25,8 @@ impl Server {
             "philly",
             "--cycle-interval",
             "0.05",
+            "--min-cycle-gap",
+            "0.02",
         ];
         args.extend_from_slice(extra);
         let mut child = Command::new(env!("CARGO_BIN_EXE_agora"))
