@@ -252,6 +252,15 @@ fn restart_case(store: &[&str]) {
     assert_eq!(cluster_after["free"], cluster_before["free"]);
     assert_eq!(cluster_after["running"], cluster_before["running"]);
     assert_eq!(cluster_after["pending"], cluster_before["pending"]);
+    // A journal replays only on the site it was written for.
+    let o = Command::new(env!("CARGO_BIN_EXE_agora"))
+        .args([&["serve", "--listen", "127.0.0.1:0", "--data", "data", "--cluster", "kth-sp2"], store].concat())
+        .current_dir(&d)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("the journal was written for site `philly`"), "{err}");
     // The restarted server keeps working: a new job gets the next id.
     let id = api.submit(json!({"project": "ocean-emulator", "accelerators": 1}));
     assert_eq!(id, before.iter().map(|j| j["id"].as_u64().unwrap()).max().unwrap() + 1);

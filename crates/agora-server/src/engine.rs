@@ -223,6 +223,31 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// A digest of everything replay depends on besides the journal: the
+    /// topology, the entitlement tree and the scheduler settings (FNV-1a).
+    pub fn fingerprint(&self) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |s: &str| {
+            for b in s.bytes().chain([0xff]) {
+                h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+            }
+        };
+        let topo = self.core.topology();
+        eat(&topo.name);
+        for n in &topo.nodes {
+            eat(&format!("{}:{}:{}", n.name, n.accels, n.block.0));
+        }
+        eat(&topo.types.join(","));
+        for t in &self.core.entitlements().tenants {
+            eat(&format!(
+                "{}|{}|{:?}|{:?}|{:?}|{:?}",
+                t.path, t.weight, t.floor, t.borrow_limit, t.lend_limit, t.parent
+            ));
+        }
+        eat(&format!("{:?}", self.core.config()));
+        format!("{h:016x}")
+    }
+
     /// Apply one input at its `now`. On error nothing changed.
     pub fn apply(&mut self, input: &Input) -> Result<Applied, ApiError> {
         let now = input.now();
@@ -254,6 +279,15 @@ impl Engine {
                 self.core
                     .handle(now, Event::NodeRepaired(NodeId(*node)), &mut Vec::new())
                     .map_err(|e| ApiError::Conflict(e.to_string()))?;
+            }
+            Input::Site { name, fingerprint, .. } => {
+                let mine = self.fingerprint();
+                if *fingerprint != mine {
+                    return Err(ApiError::Conflict(format!(
+                        "the journal was written for site `{name}` ({fingerprint}), not this one (`{}`, {mine}); start with the same --cluster and --site",
+                        self.topo().name
+                    )));
+                }
             }
             Input::Token { hash, id, user, role, scope, .. } => {
                 let scope_id = if scope.is_empty() {

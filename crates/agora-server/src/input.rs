@@ -52,6 +52,13 @@ pub enum Input {
         now: u64,
         node: u32,
     },
+    /// The first entry: which site (topology, tenants, scheduler settings)
+    /// the journal was written for; replay refuses another.
+    Site {
+        now: u64,
+        name: String,
+        fingerprint: String,
+    },
     /// An API token was created (only its hash is kept).
     Token {
         now: u64,
@@ -74,6 +81,7 @@ impl Input {
             | Input::Exited { now, .. }
             | Input::NodeFailed { now, .. }
             | Input::NodeRepaired { now, .. }
+            | Input::Site { now, .. }
             | Input::Token { now, .. } => *now,
         }
     }
@@ -87,6 +95,7 @@ impl Input {
             | Input::Exited { now, .. }
             | Input::NodeFailed { now, .. }
             | Input::NodeRepaired { now, .. }
+            | Input::Site { now, .. }
             | Input::Token { now, .. } => *now = t,
         }
     }

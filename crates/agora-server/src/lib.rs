@@ -113,8 +113,18 @@ pub async fn start(
     view.refresh(engine.core(), true);
     let clock = clock::Clock::new(engine.now(), cfg.time_scale);
 
-    // The first start creates a site-admin token, journaled like any input.
+    // The first start records the site, then creates a site-admin token,
+    // journaled like any input.
     let mut admin_token = None;
+    if replayed == 0 {
+        let input = input::Input::Site {
+            now: clock.now().max(engine.now()),
+            name: engine.topo().name.clone(),
+            fingerprint: engine.fingerprint(),
+        };
+        engine.apply(&input).map_err(|e| ServeError::Replay(e.to_string()))?;
+        tokio::task::block_in_place(|| journal.append(&[input::encode(&input)]))?;
+    }
     if !engine.has_tokens() {
         let token = http::new_token();
         let hash = http::hash_token(&token);
