@@ -30,6 +30,10 @@ enum Command {
     Site(cmd::site::Args),
     /// Replay a workload on a simulated site under several policies.
     Sim(Box<cmd::sim::Args>),
+    /// Run the control plane: the HTTP API, the scheduler, the journal.
+    Serve(Box<cmd::serve::Args>),
+    #[command(flatten)]
+    Client(cmd::client::Command),
 }
 
 fn main() {
@@ -40,6 +44,8 @@ fn main() {
         Command::Fed { what } => cmd::fed::run(what),
         Command::Site(a) => cmd::site::run(a),
         Command::Sim(a) => cmd::sim::run(*a),
+        Command::Serve(a) => cmd::serve::run(*a),
+        Command::Client(c) => cmd::client::run(c),
     };
     if let Err(e) = result {
         eprintln!("agora: {e:#}");

@@ -15,6 +15,9 @@ pub enum What {
     /// One SecAgg+ round (100 sites x 1M params, 1000 x 100k, 10% dropouts)
     /// against Flower's SecAgg+ on the same shape.
     Fed(crate::cmd::fed::bench::Args),
+    /// The control plane over loopback: durable submissions per second and
+    /// latency, then list/get with 1,000,000 jobs stored.
+    Serve(super::bench_serve::ServeArgs),
 }
 
 #[derive(clap::Args)]
@@ -64,6 +67,7 @@ pub fn run(what: What) -> anyhow::Result<()> {
         What::Sched(a) => sched(a),
         What::Sim(a) => sim(a),
         What::Fed(a) => crate::cmd::fed::bench::run(a),
+        What::Serve(a) => super::bench_serve::run(a),
     }
 }
 

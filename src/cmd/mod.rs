@@ -6,8 +6,11 @@ macro_rules! outln {
 }
 
 pub mod bench;
+pub mod bench_serve;
+pub mod client;
 pub mod cluster;
 pub mod fed;
+pub mod serve;
 pub mod sim;
 pub mod site;
 

@@ -1,0 +1,111 @@
+//! The SQLite journal (see the crate docs for the durability contract).
+
+use crate::{Journal, StoreError, Visit, SCHEMA_VERSION};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+
+/// Numbered migrations; entry i brings the schema to version i + 1.
+const MIGRATIONS: &[&str] = &["CREATE TABLE journal (seq INTEGER PRIMARY KEY, entry BLOB NOT NULL);"];
+
+pub struct SqliteJournal {
+    conn: Connection,
+    last: u64,
+}
+
+impl SqliteJournal {
+    pub fn open(dir: &Path) -> Result<SqliteJournal, StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let conn = Connection::open(dir.join("journal.sqlite"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.execute_batch("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);")?;
+        let found: u32 = conn
+            .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get::<_, String>(0))
+            .optional()?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew { found, supported: SCHEMA_VERSION });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let tx = conn.unchecked_transaction()?;
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?1) ON CONFLICT(key) DO UPDATE SET value = ?1",
+                params![(i + 1).to_string()],
+            )?;
+            tx.commit()?;
+        }
+        let last: u64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM journal", [], |r| r.get::<_, i64>(0))? as u64;
+        Ok(SqliteJournal { conn, last })
+    }
+}
+
+impl Journal for SqliteJournal {
+    fn append(&mut self, entries: &[Vec<u8>]) -> Result<u64, StoreError> {
+        if entries.is_empty() {
+            return Ok(self.last);
+        }
+        let tx = self.conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached("INSERT INTO journal (seq, entry) VALUES (?1, ?2)")?;
+            let mut seq = self.last;
+            for e in entries {
+                seq += 1;
+                st.execute(params![seq as i64, e])?;
+            }
+        }
+        tx.commit()?;
+        self.last += entries.len() as u64;
+        Ok(self.last)
+    }
+
+    fn replay(&mut self, f: &mut Visit) -> Result<u64, StoreError> {
+        let mut st = self.conn.prepare("SELECT seq, entry FROM journal ORDER BY seq")?;
+        let mut rows = st.query([])?;
+        let mut n = 0;
+        while let Some(row) = rows.next()? {
+            let seq: i64 = row.get(0)?;
+            let entry = row.get_ref(1)?.as_blob().map_err(|e| StoreError::Other(e.to_string()))?;
+            f(seq as u64, entry).map_err(|e| StoreError::Other(format!("journal entry {seq}: {e}")))?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    fn last_seq(&mut self) -> Result<u64, StoreError> {
+        Ok(self.last)
+    }
+
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appended_batches_survive_reopening_in_order() {
+        let dir = std::env::temp_dir().join(format!("agora-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        {
+            let mut j = SqliteJournal::open(&dir).unwrap();
+            assert_eq!(j.append(&[b"a".to_vec(), b"b".to_vec()]).unwrap(), 2);
+            assert_eq!(j.append(&[b"c".to_vec()]).unwrap(), 3);
+        }
+        let mut j = SqliteJournal::open(&dir).unwrap();
+        assert_eq!(j.last_seq().unwrap(), 3);
+        let mut seen = Vec::new();
+        j.replay(&mut |s, e| {
+            seen.push((s, e.to_vec()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, vec![(1, b"a".to_vec()), (2, b"b".to_vec()), (3, b"c".to_vec())]);
+        let err = j.replay(&mut |_, _| Err("bad".into())).unwrap_err();
+        assert_eq!(err.to_string(), "store: journal entry 1: bad");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
