@@ -119,6 +119,8 @@ struct Model {
     last: Option<Time>,
     /// Preemptions per job that a churn bound applies to.
     churn: HashMap<JobId, u32>,
+    /// Jobs a failure threw back at some point: they go before the walk.
+    failed_back: HashSet<JobId>,
 }
 
 const HALF_LIFE: u64 = 3600;
@@ -323,7 +325,12 @@ impl Model {
                     }
                 }
             }
-            Decision::Requeue { job, .. } => self.release(s, *job),
+            Decision::Requeue { job, cause, .. } => {
+                if *cause != RequeueCause::Preempted {
+                    self.failed_back.insert(*job);
+                }
+                self.release(s, *job)
+            }
         }
         Ok(())
     }
@@ -531,7 +538,7 @@ fn run_ops(spares: u32, policy: usize, ops: Vec<Op>) -> Result<(), TestCaseError
                 let earlier_started = |job: JobId| {
                     let went_first = out.iter().any(|d| match d {
                         Decision::Start { job: j, backfilled: false, .. } | Decision::Preempt { by: j, .. } => {
-                            submitted(*j) <= submitted(job)
+                            submitted(*j) <= submitted(job) || m.failed_back.contains(j)
                         }
                         _ => false,
                     });

@@ -254,7 +254,7 @@ fn borrowing_and_lending_limits_hold_with_reasons() {
         preempt 2 for 4 until 70 (borrowing)
         requeue 2 (Preempted), resume from 0, lost 10
         start 4 64 on 8:8,9:8,10:8,11:8,12:8,13:8,14:8,15:8 (pod)
-        2: a is at its borrowing limit (64 of 64 accelerators); runs opportunistically when capacity is idle
+        2: a would go over its borrowing limit (64 of 64 accelerators in use); runs opportunistically when capacity is idle
     ",
     );
     let open = |s: SiteBuilder| {

@@ -37,8 +37,11 @@ pub(super) struct Ctx {
     pub claim_holds: Vec<NodeId>,
     /// Jobs over a borrowing or lending limit, for the soak step.
     pub deferred: Vec<u32>,
+    /// Bumped whenever reservations' held nodes change (a reservation is
+    /// made, a job starts on held nodes).
+    pub held_gen: u64,
     /// Held nodes with at least k free accelerators of a type, counted
-    /// once per (type, k) while the held free count stays the same.
+    /// once per (type, k) and `held_gen`.
     pub held_counts: Vec<((u32, u8), u64, u32)>,
 }
 
@@ -102,6 +105,7 @@ impl Scheduler {
             scanned_after_reservation: 0,
             claim_holds: Vec::new(),
             deferred: Vec::new(),
+            held_gen: 0,
             held_counts: Vec::new(),
         };
 
@@ -254,7 +258,7 @@ impl Scheduler {
     /// Nodes held for this cycle's reservations with room for `k` of type `t`.
     fn held_ge(&self, ctx: &mut Ctx, t: TypeId, k: u8) -> u32 {
         let key = (t.0, k);
-        if let Some(&(_, _, c)) = ctx.held_counts.iter().find(|(k2, f, _)| *k2 == key && *f == ctx.held_free) {
+        if let Some(&(_, _, c)) = ctx.held_counts.iter().find(|(k2, g, _)| *k2 == key && *g == ctx.held_gen) {
             return c;
         }
         let count = ctx
@@ -267,7 +271,7 @@ impl Scheduler {
             })
             .count() as u32;
         ctx.held_counts.retain(|(k2, _, _)| *k2 != key);
-        ctx.held_counts.push((key, ctx.held_free, count));
+        ctx.held_counts.push((key, ctx.held_gen, count));
         count
     }
 
@@ -464,6 +468,7 @@ impl Scheduler {
                     self.start(slot, k, &nodes, min, scope, true, soak, out);
                     let after: u64 = nodes.iter().map(|n| self.pool.st[n.idx()].free_count() as u64).sum();
                     ctx.held_free -= before - after;
+                    ctx.held_gen += 1;
                     return Outcome::Started;
                 }
             }
@@ -520,6 +525,7 @@ impl Scheduler {
                         ctx.held_free += self.pool.st[node.idx()].free_count() as u64;
                     }
                     ctx.reservations.push(r);
+                    ctx.held_gen += 1;
                     return Outcome::Waiting(Reason::Reserved {
                         accels: min,
                         scope: spec.constraint.required_scope(),

@@ -31,7 +31,7 @@ pub enum Reason {
     /// Would fit only on nodes held for a reserved job and runs too long to
     /// finish before that job starts.
     BehindReservation { accels: u32, reserved: JobId, start: Time },
-    /// A tenant on the job's path is at its borrowing limit.
+    /// The job would take a tenant on its path over its borrowing limit.
     /// `soak`: the job will run opportunistically on idle capacity.
     BorrowLimit { tenant: TenantId, used: u64, limit: u64, soak: bool },
     /// Idle capacity is kept for a tenant by its lending limit.
@@ -70,7 +70,7 @@ impl Reason {
                 human_duration(start.saturating_sub(now))
             ),
             Reason::BorrowLimit { tenant, used, limit, soak } => format!(
-                "{} is at its borrowing limit ({} of {} accelerators){}",
+                "{} would go over its borrowing limit ({} of {} accelerators in use){}",
                 name(tenant),
                 thousands(*used),
                 thousands(*limit),
