@@ -130,6 +130,27 @@ impl Workload {
 }
 
 /// FNV-1a: a stable hash (std's is seeded per process).
+impl SimJob {
+    /// A standard-class gang anywhere on the site, with a time limit of
+    /// twice its work and no checkpoints (hand-made cases, tests).
+    pub fn gang(id: u64, submit: Time, tenant: TenantId, accels: u32, work: Secs) -> SimJob {
+        SimJob {
+            id,
+            submit,
+            accels,
+            per_node: 0,
+            work,
+            time_limit: 2 * work,
+            tenant,
+            class: PriorityClass::Standard,
+            constraint: Constraint::default(),
+            accel_type: None,
+            checkpoint: None,
+            recorded_wait: None,
+        }
+    }
+}
+
 pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x0100_0000_01b3))
 }

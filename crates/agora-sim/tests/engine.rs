@@ -1,7 +1,7 @@
 //! The engine on small hand-made cases.
 
 use agora_core::topology::Regular;
-use agora_core::{Constraint, Entitlements, PriorityClass, TenantSpec};
+use agora_core::{Entitlements, TenantSpec};
 use agora_sim::engine::{self, SimConfig};
 use agora_sim::failures::FailureModel;
 use agora_sim::workload::{SimJob, Workload};
@@ -21,20 +21,7 @@ fn one_job(accels: u32, work: u64) -> (agora_core::Topology, Entitlements, Workl
     let ents = Entitlements::new(vec![TenantSpec::new("f", "funder", 1.0).child(TenantSpec::new("p", "project", 1.0))])
         .unwrap();
     let tenant = ents.lookup("p").unwrap();
-    let job = SimJob {
-        id: 1,
-        submit: 0,
-        accels,
-        per_node: 0,
-        work,
-        time_limit: 2 * work,
-        tenant,
-        class: PriorityClass::Standard,
-        constraint: Constraint::default(),
-        accel_type: None,
-        checkpoint: None,
-        recorded_wait: None,
-    };
+    let job = SimJob::gang(1, 0, tenant, accels, work);
     (topo, ents, Workload { name: "one".into(), jobs: vec![job], ..Workload::default() })
 }
 

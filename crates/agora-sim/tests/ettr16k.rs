@@ -5,7 +5,7 @@
 //! failed node in place, checkpoints at Daly's interval, restart costs of
 //! the synthetic workload's calibration), not with tuned constants.
 
-use agora_core::{Checkpointing, Constraint, PriorityClass};
+use agora_core::{Checkpointing, PriorityClass};
 use agora_sim::engine::{self, CheckpointPolicy, SimConfig};
 use agora_sim::failures::FailureModel;
 use agora_sim::metrics;
@@ -21,19 +21,11 @@ fn sixteen_k_gangs_keep_over_90_percent_effective_training_time_under_llama3_fai
     // Six 16,384-wide pretraining runs of a week each: 98% of the site.
     let jobs = (0..6)
         .map(|i| SimJob {
-            id: i,
-            submit: 0,
-            accels: 16_384,
-            per_node: 0,
-            work: 7 * DAY,
-            time_limit: 30 * DAY,
-            tenant,
             class: PriorityClass::Reserved,
-            constraint: Constraint::default(),
-            accel_type: None,
+            time_limit: 30 * DAY,
             // Write and reload costs as the synthetic workload calibrates them at 16k.
             checkpoint: Some(Checkpointing { interval: 0, cost: 60, restart: 180 }),
-            recorded_wait: None,
+            ..SimJob::gang(i, 0, tenant, 16_384, 7 * DAY)
         })
         .collect();
     let w = Workload { name: "16k".into(), jobs, ..Workload::default() };

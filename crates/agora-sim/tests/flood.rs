@@ -3,7 +3,6 @@
 //! opportunistically on what nobody entitled wants) while small tenants
 //! inside their entitlement still start within minutes.
 
-use agora_core::{Constraint, PriorityClass};
 use agora_sim::engine::{self, SimConfig};
 use agora_sim::failures::FailureModel;
 use agora_sim::record::RunResult;
@@ -16,20 +15,7 @@ const HOUR: u64 = 3600;
 /// ten minutes for two days.
 fn flood(ents: &agora_core::Entitlements) -> Workload {
     let tenant = |name: &str| ents.lookup(name).unwrap_or_else(|| panic!("no project {name}"));
-    let job = |id: u64, submit: u64, tenant, accels: u32, work: u64| SimJob {
-        id,
-        submit,
-        accels,
-        per_node: 0,
-        work,
-        time_limit: 2 * work,
-        tenant,
-        class: PriorityClass::Standard,
-        constraint: Constraint::default(),
-        accel_type: None,
-        checkpoint: None,
-        recorded_wait: None,
-    };
+    let job = SimJob::gang;
     let industry = tenant("driving-world-model");
     // Gangs and single nodes, so that the flood fills every corner.
     let mut jobs: Vec<SimJob> = (0..2000).map(|i| job(i, 0, industry, 256, 12 * HOUR)).collect();

@@ -154,16 +154,10 @@ impl Scheduler {
                 continue;
             }
             report.examined += 1;
-            match self.attempt(slot, &mut ctx, Mode::Scan, out) {
-                Outcome::Started => report.started += 1,
-                Outcome::Waiting(reason) => {
-                    let job = self.jobs[slot as usize].as_mut().expect("job exists");
-                    job.reason = reason;
-                    job.reason_cycle = self.cycle;
-                    if job.awaiting.is_none() {
-                        again.push(slot);
-                    }
-                }
+            if self.look_at(slot, &mut ctx, out) {
+                report.started += 1;
+            } else if self.jobs[slot as usize].as_ref().is_some_and(|j| j.awaiting.is_none()) {
+                again.push(slot);
             }
         }
         self.restarts = again;
@@ -209,16 +203,10 @@ impl Scheduler {
             if self.jobs[slot as usize].as_ref().is_some_and(|j| j.awaiting.is_some() || j.restarting) {
                 continue;
             }
-            match self.attempt(slot, &mut ctx, Mode::Scan, out) {
-                Outcome::Started => report.started += 1,
-                Outcome::Waiting(reason) => {
-                    let job = self.jobs[slot as usize].as_mut().expect("job exists");
-                    job.reason = reason;
-                    job.reason_cycle = self.cycle;
-                    if self.cfg.backfill == Backfill::Strict {
-                        break Stop::Blocked;
-                    }
-                }
+            if self.look_at(slot, &mut ctx, out) {
+                report.started += 1;
+            } else if self.cfg.backfill == Backfill::Strict {
+                break Stop::Blocked;
             }
             if self.nothing_more_fits(&ctx) {
                 break Stop::Full;
@@ -273,6 +261,20 @@ impl Scheduler {
         ctx.held_counts.retain(|(k2, _, _)| *k2 != key);
         ctx.held_counts.push((key, ctx.held_gen, count));
         count
+    }
+
+    /// Look at one pending job in order: start it, or record why it waits.
+    /// True if it started.
+    fn look_at(&mut self, slot: u32, ctx: &mut Ctx, out: &mut Vec<Decision>) -> bool {
+        match self.attempt(slot, ctx, Mode::Scan, out) {
+            Outcome::Started => true,
+            Outcome::Waiting(reason) => {
+                let job = self.jobs[slot as usize].as_mut().expect("job exists");
+                job.reason = reason;
+                job.reason_cycle = self.cycle;
+                false
+            }
+        }
     }
 
     /// Start a claimant on the nodes held for it, if they are free now.

@@ -155,12 +155,14 @@ impl Scheduler {
         if cause != PreemptCause::Borrowing || job.opportunistic {
             return true;
         }
-        let still_over = self
-            .ents
-            .path_up(job.spec.tenant)
-            .any(|t| (v.eff[t.idx()] - v.taken[t.idx()]) as f64 > self.fair.nominal[t.idx()] + 1e-9);
         // No longer borrowing: a victim only by its own class.
-        still_over || (rank == PriorityClass::Opportunistic && job.spec.class < v.class)
+        self.still_over(v, job.spec.tenant) || (rank == PriorityClass::Opportunistic && job.spec.class < v.class)
+    }
+
+    /// Is some tenant on `leaf`'s path above its entitlement once the
+    /// victims chosen so far (`v.taken`) are gone?
+    fn still_over(&self, v: &Victims, leaf: TenantId) -> bool {
+        self.ents.path_up(leaf).any(|t| (v.eff[t.idx()] - v.taken[t.idx()]) as f64 > self.fair.nominal[t.idx()] + 1e-9)
     }
 
     /// The rank with which a pending job may preempt, if it may: under fair
@@ -242,14 +244,8 @@ impl Scheduler {
             // taken: borrowing only while its tenant is still above entitlement.
             let job = self.jobs[victim as usize].as_ref().expect("victim");
             let mut cause = self.rank(&v, job).1;
-            if cause == PreemptCause::Borrowing && !job.opportunistic {
-                let over = self
-                    .ents
-                    .path_up(job.spec.tenant)
-                    .any(|t| (v.eff[t.idx()] - v.taken[t.idx()]) as f64 > self.fair.nominal[t.idx()] + 1e-9);
-                if !over {
-                    cause = PreemptCause::LowerClass;
-                }
+            if cause == PreemptCause::Borrowing && !job.opportunistic && !self.still_over(&v, job.spec.tenant) {
+                cause = PreemptCause::LowerClass;
             }
             for t in self.ents.path_up(job.spec.tenant) {
                 v.taken[t.idx()] += job.accels as i64;
