@@ -3,7 +3,7 @@
 
 mod cmd;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "agora", version, about = "Agora: the open operating system for AI gigafactories")]
@@ -34,6 +34,8 @@ enum Command {
     Serve(Box<cmd::serve::Args>),
     #[command(flatten)]
     Client(cmd::client::Command),
+    /// Print a shell completion script: `agora completions bash > /etc/bash_completion.d/agora`.
+    Completions { shell: clap_complete::Shell },
 }
 
 fn main() {
@@ -46,6 +48,10 @@ fn main() {
         Command::Sim(a) => cmd::sim::run(*a),
         Command::Serve(a) => cmd::serve::run(*a),
         Command::Client(c) => cmd::client::run(c),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "agora", &mut std::io::stdout());
+            Ok(())
+        }
     };
     if let Err(e) = result {
         eprintln!("agora: {e:#}");

@@ -232,8 +232,14 @@ fn restart_case(store: &[&str]) {
     wait_for("the short jobs to complete", || {
         api.all_jobs().iter().filter(|j| j["state"] == "completed").count() >= 20
     });
-    std::thread::sleep(Duration::from_millis(300));
-    let before = api.all_jobs();
+    // Compare a quiet state: the short jobs still running on a loaded
+    // machine would end between the snapshot and the stop.
+    let mut before = api.all_jobs();
+    wait_for("the site to settle", || {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = api.all_jobs();
+        std::mem::replace(&mut before, now) == before
+    });
     assert!(before.len() >= 70);
     assert_no_double_booking(&before);
     for st in ["completed", "running", "pending", "cancelled"] {
@@ -252,19 +258,27 @@ fn restart_case(store: &[&str]) {
     assert_eq!(cluster_after["free"], cluster_before["free"]);
     assert_eq!(cluster_after["running"], cluster_before["running"]);
     assert_eq!(cluster_after["pending"], cluster_before["pending"]);
-    // A journal replays only on the site it was written for.
-    let o = Command::new(env!("CARGO_BIN_EXE_agora"))
-        .args([&["serve", "--listen", "127.0.0.1:0", "--data", "data", "--cluster", "kth-sp2"], store].concat())
-        .current_dir(&d)
-        .output()
-        .unwrap();
-    assert!(!o.status.success());
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("the journal was written for site `philly`"), "{err}");
     // The restarted server keeps working: a new job gets the next id.
     let id = api.submit(json!({"project": "ocean-emulator", "accelerators": 1}));
     assert_eq!(id, before.iter().map(|j| j["id"].as_u64().unwrap()).max().unwrap() + 1);
+    // One writer per journal: a second server on the same store is refused
+    // while the first runs, and leaves the journal alone.
+    let second = |cluster: &str| {
+        let o = Command::new(env!("CARGO_BIN_EXE_agora"))
+            .args([&["serve", "--listen", "127.0.0.1:0", "--data", "data", "--cluster", cluster], store].concat())
+            .current_dir(&d)
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let err = second("philly");
+    assert!(err.contains("is in use by another agora serve"), "{err}");
+    assert_eq!(api.all_jobs().len(), before.len() + 1, "the refused server wrote nothing");
     s.stop();
+    // A journal replays only on the site it was written for.
+    let err = second("kth-sp2");
+    assert!(err.contains("the journal was written for site `philly`"), "{err}");
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -819,6 +833,73 @@ fn the_demo_stream_submits_jobs_from_the_example_tenants() {
     let projects: std::collections::HashSet<&str> =
         jobs["jobs"].as_array().unwrap().iter().map(|j| j["project"].as_str().unwrap()).collect();
     assert!(projects.len() >= 3, "{projects:?}");
+    drop(s);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn login_keeps_url_and_token_in_a_private_config_file_and_watch_follows_a_job_to_its_end() {
+    use std::io::Write;
+    let d = tempdir("login");
+    let s = Server::start(&d, &["--time-scale", "60"]);
+    let config = d.join("home/agora/config.toml");
+    let cli = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_agora"))
+            .args(args)
+            .env("AGORA_CONFIG", &config)
+            .env_remove("AGORA_URL")
+            .env_remove("AGORA_TOKEN")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let o = child.wait_with_output().unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    // A wrong token is refused by the server and nothing is written.
+    let (ok, _, err) = cli(&["login", "--url", &s.url], "agora_wrong\n");
+    assert!(!ok && err.contains("server answered 401"), "{err}");
+    assert!(!config.exists(), "a refused login writes no config file");
+    // The right one, typed on standard input, is checked and kept, readable by its owner only.
+    let token = s.token.clone().unwrap();
+    let (ok, out, err) = cli(&["login", "--url", &s.url], &format!("{token}\n"));
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("logged in to {}", s.url)), "{out}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&config).unwrap().permissions().mode() & 0o777, 0o600);
+    // Later commands need neither flags nor environment; a flag still wins.
+    let (ok, out, err) = cli(&["submit", "-A", "ocean-emulator", "-G", "8", "--duration", "2m"], "");
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "submitted job 1");
+    let (ok, _, err) = cli(&["jobs", "--url", "http://127.0.0.1:1"], "");
+    assert!(!ok && err.contains("cannot reach http://127.0.0.1:1"), "{err}");
+    // `events --watch` prints the history, follows, and ends with the job (2 site minutes = 2 s).
+    let (ok, out, err) = cli(&["events", "1", "--watch"], "");
+    assert!(ok, "{err}");
+    let kinds: Vec<&str> = out.lines().filter_map(|l| l.split_whitespace().nth(2)).collect();
+    assert_eq!(kinds, ["submitted", "started", "completed"], "{out}");
+    assert!(out.lines().all(|l| l.get(4..5) == Some("-") && l.get(19..20) == Some("Z")), "UTC times: {out}");
+    // Usage over a period given as dates; a date that does not exist is refused by name.
+    let (ok, out, err) = cli(&["usage", "--by", "user", "--from", "1970-01-01", "--to", "2999-12-31T23:59"], "");
+    assert!(ok, "{err}");
+    assert!(out.lines().any(|l| l.starts_with("admin") && l.contains("0.267")), "8 accelerators × 2 min: {out}");
+    let (ok, _, err) = cli(&["usage", "--from", "2026-02-30"], "");
+    assert!(!ok && err.contains("`2026-02-30` is neither Unix seconds nor a UTC date"), "{err}");
+    // Logging out forgets the token only.
+    let (ok, _, _) = cli(&["logout"], "");
+    assert!(ok);
+    let (ok, _, err) = cli(&["jobs"], "");
+    assert!(!ok && err.contains("no API token: run `agora login`"), "{err}");
+    assert!(std::fs::read_to_string(&config).unwrap().contains(&s.url));
+    // Completions name the subcommands.
+    let (ok, out, _) = cli(&["completions", "bash"], "");
+    assert!(ok && out.contains("login") && out.contains("submit"), "{out}");
     drop(s);
     let _ = std::fs::remove_dir_all(&d);
 }

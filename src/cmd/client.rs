@@ -1,5 +1,7 @@
 //! The client commands: a thin blocking HTTP client (ureq) over `/v1`,
-//! tables for people (squeue-like) and `-o json` for programs.
+//! tables for people (squeue-like) and `-o json` for programs. The server
+//! URL and token come from flags, the environment or the config file that
+//! `agora login` writes (`config.rs`).
 
 use anyhow::{bail, Context};
 use serde::de::DeserializeOwned;
@@ -7,10 +9,10 @@ use serde_json::Value;
 
 #[derive(clap::Args, Clone)]
 pub struct Conn {
-    /// Server URL.
-    #[arg(long, env = "AGORA_URL", default_value = "http://127.0.0.1:8080", global = true)]
-    url: String,
-    /// API token.
+    /// Server URL [default: the config file's, else http://127.0.0.1:8080].
+    #[arg(long, env = "AGORA_URL", global = true)]
+    url: Option<String>,
+    /// API token [default: the config file's, see `agora login`].
     #[arg(long, env = "AGORA_TOKEN", hide_env_values = true, global = true)]
     token: Option<String>,
     /// Output: `table` or `json`.
@@ -59,6 +61,9 @@ pub enum Command {
         limit: u32,
         #[arg(long)]
         cursor: Option<String>,
+        /// After the table, follow the jobs' events as they happen (Ctrl-C ends).
+        #[arg(long, short = 'w')]
+        watch: bool,
     },
     /// Show one job.
     Job {
@@ -95,6 +100,9 @@ pub enum Command {
         #[command(flatten)]
         conn: Conn,
         id: u64,
+        /// Keep following the job's events until it ends.
+        #[arg(long, short = 'w')]
+        watch: bool,
     },
     /// A job's output (local executor).
     Log {
@@ -114,9 +122,11 @@ pub enum Command {
         /// funder, programme, organisation, project or user.
         #[arg(long, default_value = "project")]
         by: String,
-        #[arg(long)]
+        /// Start of the period: a date (2026-12-01), a UTC time (2026-12-01T08:00) or Unix seconds.
+        #[arg(long, value_parser = parse_when)]
         from: Option<u64>,
-        #[arg(long)]
+        /// End of the period (as --from).
+        #[arg(long, value_parser = parse_when)]
         to: Option<u64>,
         /// Print CSV.
         #[arg(long)]
@@ -141,21 +151,58 @@ pub enum Command {
         #[arg(long)]
         scope: Option<String>,
     },
+    /// Check a token against the server and keep it (with the URL) in the
+    /// config file, so later commands need neither flags nor environment.
+    Login {
+        #[command(flatten)]
+        conn: Conn,
+    },
+    /// Forget the token kept by `agora login`.
+    Logout,
 }
 
 struct Client {
-    conn: Conn,
+    url: String,
+    token: Option<String>,
+    output: String,
     agent: ureq::Agent,
 }
 
 impl Client {
-    fn new(conn: Conn) -> Client {
-        Client { conn, agent: ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(30)).build() }
+    fn new(conn: Conn) -> anyhow::Result<Client> {
+        let (url, token) = super::config::resolve(conn.url, conn.token)?;
+        let agent = ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(30)).build();
+        Ok(Client { url, token, output: conn.output, agent })
     }
     fn req(&self, method: &str, path: &str) -> anyhow::Result<ureq::Request> {
-        let token = self.conn.token.as_deref().context("no API token: pass --token or set AGORA_TOKEN")?;
-        let url = format!("{}{path}", self.conn.url.trim_end_matches('/'));
-        Ok(self.agent.request(method, &url).set("authorization", &format!("Bearer {token}")))
+        self.req_with(&self.agent, method, path)
+    }
+    fn req_with(&self, agent: &ureq::Agent, method: &str, path: &str) -> anyhow::Result<ureq::Request> {
+        let token =
+            self.token.as_deref().context("no API token: run `agora login`, pass --token or set AGORA_TOKEN")?;
+        let url = format!("{}{path}", self.url.trim_end_matches('/'));
+        Ok(agent.request(method, &url).set("authorization", &format!("Bearer {token}")))
+    }
+    /// Follow `/v1/watch` (server-sent events), calling `f` with each event
+    /// until it answers false. No overall timeout: a watch lasts; a server
+    /// silent for a minute (it sends keep-alives every 15 s) is gone.
+    fn watch(&self, query: &str, mut f: impl FnMut(agora_api::JobEvent) -> bool) -> anyhow::Result<()> {
+        use std::io::BufRead;
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(std::time::Duration::from_secs(10))
+            .timeout_read(std::time::Duration::from_secs(60))
+            .build();
+        let r = self.done(self.req_with(&agent, "GET", &format!("/v1/watch{query}"))?.call())?;
+        for line in std::io::BufReader::new(r.into_reader()).lines() {
+            let line = line.with_context(|| format!("the event stream from {} broke", self.url))?;
+            if let Some(data) = line.strip_prefix("data: ") {
+                let e: agora_api::JobEvent = serde_json::from_str(data).context("an event the server sent")?;
+                if !f(e) {
+                    return Ok(());
+                }
+            }
+        }
+        bail!("the server closed the event stream")
     }
     fn done(&self, r: Result<ureq::Response, ureq::Error>) -> anyhow::Result<ureq::Response> {
         match r {
@@ -165,7 +212,7 @@ impl Client {
                 let msg = body["message"].as_str().unwrap_or("(no message)");
                 bail!("server answered {code}: {msg}")
             }
-            Err(e) => bail!("cannot reach {}: {e}", self.conn.url),
+            Err(e) => bail!("cannot reach {}: {e}", self.url),
         }
     }
     fn get<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
@@ -175,7 +222,7 @@ impl Client {
         Ok(self.done(self.req("POST", path)?.set("content-type", ct).send_string(body))?.into_json()?)
     }
     fn json(&self) -> bool {
-        self.conn.output == "json"
+        self.output == "json"
     }
 }
 
@@ -221,8 +268,10 @@ fn enc(s: &str) -> String {
 
 pub fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
+        Command::Login { conn } => login(conn)?,
+        Command::Logout => logout()?,
         Command::Submit { conn, file, project, accelerators, name, time, duration, command, idempotency_key } => {
-            let c = Client::new(conn);
+            let c = Client::new(conn)?;
             let (ct, body) = match &file {
                 Some(f) => {
                     let text = if f == "-" {
@@ -264,13 +313,32 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             let ids: Vec<String> = resp.jobs.iter().map(|j| j.to_string()).collect();
             println!("{} job {}", if resp.replayed { "already submitted:" } else { "submitted" }, ids.join(" "));
         }
-        Command::Jobs { conn, state, project, user, limit, cursor } => {
-            let c = Client::new(conn);
+        Command::Jobs { conn, state, project, user, limit, cursor, watch } => {
+            let c = Client::new(conn)?;
             let mut q = format!("/v1/jobs?limit={limit}");
+            let tenant = project.clone();
             for (k, v) in [("state", state), ("project", project), ("user", user), ("cursor", cursor)] {
                 if let Some(v) = v {
                     q.push_str(&format!("&{k}={}", enc(&v)));
                 }
+            }
+            if watch {
+                // Subscribe first, then list: no event falls between the two.
+                let wq = tenant.map_or(String::new(), |t| format!("?tenant={}", enc(&t)));
+                let page: agora_api::JobPage = c.get(&q)?;
+                if !c.json() {
+                    jobs_table(&page.jobs);
+                    println!("-- following events (Ctrl-C to stop)");
+                }
+                let json = c.json();
+                return c.watch(&wq, |e| {
+                    if json {
+                        println!("{}", serde_json::to_string(&e).unwrap_or_default());
+                    } else {
+                        println!("{}  {:>8}  {:<12} {}", utc(e.time), e.job, e.kind, e.detail);
+                    }
+                    true
+                });
             }
             let page: agora_api::JobPage = c.get(&q)?;
             if c.json() {
@@ -282,7 +350,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             }
         }
         Command::Job { conn, id } => {
-            let c = Client::new(conn);
+            let c = Client::new(conn)?;
             let j: agora_api::Job = c.get(&format!("/v1/jobs/{id}"))?;
             if c.json() {
                 return print_json(&j);
@@ -293,7 +361,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Hold { conn, id } => act(conn, id, "hold")?,
         Command::Release { conn, id } => act(conn, id, "release")?,
         Command::Why { conn, id } => {
-            let c = Client::new(conn);
+            let c = Client::new(conn)?;
             let w: agora_api::Why = c.get(&format!("/v1/jobs/{id}/why"))?;
             if c.json() {
                 return print_json(&w);
@@ -304,23 +372,44 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 println!("expected to start in {}", agora_core::human_duration(t.saturating_sub(now)));
             }
         }
-        Command::Events { conn, id } => {
-            let c = Client::new(conn);
+        Command::Events { conn, id, watch } => {
+            let c = Client::new(conn)?;
             let ev: Vec<agora_api::JobEvent> = c.get(&format!("/v1/jobs/{id}/events"))?;
-            if c.json() {
+            let show = |e: &agora_api::JobEvent| {
+                if c.json() && watch {
+                    println!("{}", serde_json::to_string(e).unwrap_or_default());
+                } else {
+                    println!("{}  {:<12} {}", utc(e.time), e.kind, e.detail);
+                }
+            };
+            if c.json() && !watch {
                 return print_json(&ev);
             }
-            for e in ev {
-                println!("{:>12}  {:<12} {}", e.time, e.kind, e.detail);
+            ev.iter().for_each(show);
+            if !watch || ev.last().is_some_and(|e| ends(&e.kind)) {
+                return Ok(());
             }
+            // The stream starts now: events between the history and the
+            // subscription are fetched again and printed once.
+            let seen = ev.len();
+            let mut first = true;
+            return c.watch(&format!("?job={id}"), |e| {
+                if std::mem::take(&mut first) {
+                    let again: Vec<agora_api::JobEvent> = c.get(&format!("/v1/jobs/{id}/events")).unwrap_or_default();
+                    let pos = again.iter().position(|x| x == &e).unwrap_or(again.len());
+                    again.iter().take(pos).skip(seen).for_each(show);
+                }
+                show(&e);
+                !ends(&e.kind)
+            });
         }
         Command::Log { conn, id } => {
-            let c = Client::new(conn);
+            let c = Client::new(conn)?;
             let r = c.done(c.req("GET", &format!("/v1/jobs/{id}/log"))?.call())?;
             print!("{}", r.into_string()?);
         }
         Command::Status { conn } => {
-            let c = Client::new(conn);
+            let c = Client::new(conn)?;
             let cl: agora_api::Cluster = c.get("/v1/cluster")?;
             if c.json() {
                 return print_json(&cl);
@@ -341,7 +430,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             }
         }
         Command::Usage { conn, by, from, to, csv } => {
-            let c = Client::new(conn);
+            let c = Client::new(conn)?;
             let mut q = format!("/v1/usage?by={}", enc(&by));
             if let Some(f) = from {
                 q.push_str(&format!("&from={f}"));
@@ -364,7 +453,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             }
         }
         Command::Tenants { conn } => {
-            let c = Client::new(conn);
+            let c = Client::new(conn)?;
             let ts: Vec<agora_api::Tenant> = c.get("/v1/tenants")?;
             if c.json() {
                 return print_json(&ts);
@@ -378,7 +467,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             }
         }
         Command::Tokens { conn, create, role, scope } => {
-            let c = Client::new(conn);
+            let c = Client::new(conn)?;
             match create {
                 Some(user) => {
                     let body = serde_json::json!({"user": user, "role": role, "scope": scope});
@@ -408,12 +497,108 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An event kind that ends a job (a job's last event).
+fn ends(kind: &str) -> bool {
+    matches!(kind, "completed" | "failed" | "cancelled")
+}
+
+/// Unix seconds as a UTC time people read: `2026-12-02 23:51:06Z`.
+pub fn utc(secs: u64) -> String {
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil from days (H. Hinnant's algorithm), days since 1970-01-01.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
+}
+
+/// Days since 1970-01-01 of a civil date (the inverse of `utc`'s).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `--from`/`--to`: Unix seconds, `YYYY-MM-DD`, or `YYYY-MM-DDTHH:MM[:SS]` (UTC).
+fn parse_when(s: &str) -> Result<u64, String> {
+    if let Ok(n) = s.parse::<u64>() {
+        return Ok(n);
+    }
+    let bad = || format!("`{s}` is neither Unix seconds nor a UTC date like 2026-12-01 or 2026-12-01T08:00");
+    let (date, time) = s.split_once(['T', ' ']).unwrap_or((s, "00:00"));
+    let num = |t: &str| t.parse::<i64>().map_err(|_| bad());
+    let d: Vec<&str> = date.split('-').collect();
+    let t: Vec<&str> = time.trim_end_matches('Z').split(':').collect();
+    if d.len() != 3 || !(2..=3).contains(&t.len()) {
+        return Err(bad());
+    }
+    let (y, mo, da) = (num(d[0])?, num(d[1])?, num(d[2])?);
+    let (h, mi, se) = (num(t[0])?, num(t[1])?, if t.len() == 3 { num(t[2])? } else { 0 });
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&mo) || da < 1 || da > month_days[mo as usize - 1] {
+        return Err(bad());
+    }
+    if !(0..24).contains(&h) || !(0..60).contains(&mi) || !(0..60).contains(&se) {
+        return Err(bad());
+    }
+    Ok((days_from_civil(y, mo, da) * 86_400 + h * 3600 + mi * 60 + se) as u64)
+}
+
+/// `agora login`: the token from the flag or environment, else one line
+/// of standard input; checked against the server before it is kept.
+fn login(conn: Conn) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let token = match conn.token.clone() {
+        Some(t) => t,
+        None => {
+            if std::io::stdin().is_terminal() {
+                eprint!("API token: ");
+            }
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim().to_string()
+        }
+    };
+    if token.is_empty() {
+        bail!("no token given: pass --token, set AGORA_TOKEN or type it on standard input");
+    }
+    let c = Client::new(Conn { token: Some(token.clone()), ..conn })?;
+    let tenants: Vec<agora_api::Tenant> = c.get("/v1/tenants")?;
+    let scope = tenants.first().map_or("(nothing)".to_string(), |t| t.path.clone());
+    let cfg = super::config::ClientConfig { url: Some(c.url.clone()), token: Some(token) };
+    let path = super::config::save(&cfg)?;
+    println!("logged in to {}; this token sees {scope} ({} tenants)", c.url, tenants.len());
+    println!("saved to {}", path.display());
+    Ok(())
+}
+
+fn logout() -> anyhow::Result<()> {
+    let mut cfg = super::config::load()?;
+    if cfg.token.take().is_none() {
+        println!("not logged in");
+        return Ok(());
+    }
+    let path = super::config::save(&cfg)?;
+    println!("token removed from {}", path.display());
+    Ok(())
+}
+
 fn scope_is_none(v: &Value) -> bool {
     v["scope"].is_null()
 }
 
 fn act(conn: Conn, id: u64, what: &str) -> anyhow::Result<()> {
-    let c = Client::new(conn);
+    let c = Client::new(conn)?;
     let j: agora_api::Job = c.post(&format!("/v1/jobs/{id}/{what}"), "application/json", "")?;
     if c.json() {
         return print_json(&j);

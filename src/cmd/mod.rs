@@ -9,6 +9,7 @@ pub mod bench;
 pub mod bench_serve;
 pub mod client;
 pub mod cluster;
+pub mod config;
 pub mod fed;
 pub mod serve;
 pub mod sim;

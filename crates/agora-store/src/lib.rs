@@ -15,6 +15,11 @@
 //! the process and of the machine (power loss) as far as the disk honours
 //! fsync. The schema is created by numbered migrations recorded in `meta`.
 //!
+//! One writer per journal: SQLite takes an exclusive lock on
+//! `agora.lock` in the data directory, PostgreSQL a session advisory lock;
+//! a second `agora serve` on the same store is refused with
+//! `StoreError::Locked` instead of interleaving its entries.
+//!
 //! PostgreSQL (`PgJournal`, a `postgres://` URL): the same tables and
 //! migration numbers; a batch is one transaction, durable per the server's
 //! `synchronous_commit` (on by default).
@@ -37,8 +42,29 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("store schema version {found} is newer than this build understands ({supported}); upgrade agora")]
     TooNew { found: u32, supported: u32 },
+    /// Another process (a second `agora serve`) writes this journal.
+    #[error("store {0} is in use by another agora serve (one writer per journal); stop it first, or give another --data or --store")]
+    Locked(String),
     #[error("store: {0}")]
     Other(String),
+}
+
+/// How long `open` waits for a previous writer to let go of the journal
+/// (a server that was just killed may take a moment to be noticed).
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Try `f` until it answers `Some`, for at most `LOCK_WAIT`.
+fn wait_for_lock<T>(mut f: impl FnMut() -> Result<Option<T>, StoreError>) -> Result<Option<T>, StoreError> {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(t) = f()? {
+            return Ok(Some(t));
+        }
+        if start.elapsed() >= LOCK_WAIT {
+            return Ok(None);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// Called with each entry's sequence number and bytes during replay.

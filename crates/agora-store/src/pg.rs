@@ -15,6 +15,9 @@ use std::sync::mpsc;
 /// Numbered migrations (the same versions as SQLite's).
 const MIGRATIONS: &[&str] = &["CREATE TABLE journal (seq BIGINT PRIMARY KEY, entry BYTEA NOT NULL);"];
 
+/// `migrate`'s answer when another server holds the writer lock.
+const LOCKED: &str = "\u{0}locked";
+
 type Chunk = Result<Vec<(u64, Vec<u8>)>, String>;
 
 enum Op {
@@ -23,8 +26,24 @@ enum Op {
 }
 
 pub struct PgJournal {
-    tx: mpsc::Sender<Op>,
+    tx: Option<mpsc::Sender<Op>>,
     last: u64,
+    /// The client's thread: joined on drop, so the connection (and its
+    /// advisory lock) is gone when the journal is.
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The session advisory lock that makes one server the journal's only
+/// writer ("agora" in ASCII).
+const WRITER_LOCK: i64 = 0x61_676f_7261;
+
+impl Drop for PgJournal {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 fn err(e: postgres::Error) -> String {
@@ -39,6 +58,17 @@ fn connect(url: &str) -> Result<postgres::Client, String> {
 }
 
 fn migrate(c: &mut postgres::Client) -> Result<u64, String> {
+    let locked = crate::wait_for_lock(|| {
+        let got: bool = c
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&WRITER_LOCK])
+            .map_err(|e| crate::StoreError::Other(err(e)))?
+            .get(0);
+        Ok(got.then_some(()))
+    })
+    .map_err(|e| e.to_string())?;
+    if locked.is_none() {
+        return Err(LOCKED.into());
+    }
     c.batch_execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)").map_err(err)?;
     let found: u32 = c
         .query_opt("SELECT value FROM meta WHERE key = 'schema_version'", &[])
@@ -110,8 +140,9 @@ impl PgJournal {
     pub fn open(url: &str) -> Result<PgJournal, StoreError> {
         let (tx, rx) = mpsc::channel();
         let (ready_tx, ready_rx) = mpsc::channel();
+        let name = url.rsplit_once('@').map_or(url, |(_, h)| h).to_string();
         let url = url.to_string();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("agora-pg".into())
             .spawn(move || {
                 let opened = connect(&url).and_then(|mut c| migrate(&mut c).map(|last| (c, last)));
@@ -126,11 +157,20 @@ impl PgJournal {
                 }
             })
             .map_err(StoreError::Io)?;
-        let last = ready_rx
-            .recv()
-            .map_err(|_| StoreError::Other("postgres thread died".into()))?
-            .map_err(StoreError::Other)?;
-        Ok(PgJournal { tx, last })
+        let last = ready_rx.recv().map_err(|_| StoreError::Other("postgres thread died".into()))?.map_err(|e| {
+            if e == LOCKED {
+                StoreError::Locked(format!("postgres://…@{name}"))
+            } else {
+                StoreError::Other(e)
+            }
+        })?;
+        Ok(PgJournal { tx: Some(tx), last, thread: Some(thread) })
+    }
+}
+
+impl PgJournal {
+    fn sender(&self) -> Result<&mpsc::Sender<Op>, StoreError> {
+        self.tx.as_ref().ok_or_else(|| StoreError::Other("postgres thread died".into()))
     }
 }
 
@@ -140,7 +180,9 @@ impl Journal for PgJournal {
             return Ok(self.last);
         }
         let (tx, rx) = mpsc::channel();
-        self.tx.send(Op::Append(entries.to_vec(), tx)).map_err(|_| StoreError::Other("postgres thread died".into()))?;
+        self.sender()?
+            .send(Op::Append(entries.to_vec(), tx))
+            .map_err(|_| StoreError::Other("postgres thread died".into()))?;
         self.last =
             rx.recv().map_err(|_| StoreError::Other("postgres thread died".into()))?.map_err(StoreError::Other)?;
         Ok(self.last)
@@ -148,7 +190,7 @@ impl Journal for PgJournal {
 
     fn replay(&mut self, f: &mut Visit) -> Result<u64, StoreError> {
         let (tx, rx) = mpsc::sync_channel(4);
-        self.tx.send(Op::Replay(tx)).map_err(|_| StoreError::Other("postgres thread died".into()))?;
+        self.sender()?.send(Op::Replay(tx)).map_err(|_| StoreError::Other("postgres thread died".into()))?;
         let mut n = 0;
         for chunk in rx {
             for (seq, e) in chunk.map_err(StoreError::Other)? {
@@ -226,6 +268,11 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, vec![(1, b"a".to_vec()), (2, b"b".to_vec()), (3, b"c".to_vec())]);
+        let err = PgJournal::open(&db).err().expect("a second writer must be refused");
+        assert!(matches!(err, StoreError::Locked(_)), "{err}");
+        drop(j);
+        let mut again = PgJournal::open(&db).unwrap();
+        assert_eq!(again.last_seq().unwrap(), 3, "the refused open changed nothing");
         let e = PgJournal::open("postgres://postgres@127.0.0.1:1/none").err().unwrap().to_string();
         assert!(e.starts_with("store: postgres:"), "{e}");
     }

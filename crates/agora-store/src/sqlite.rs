@@ -10,11 +10,23 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE journal (seq INTEGER PRIMARY KEY, en
 pub struct SqliteJournal {
     conn: Connection,
     last: u64,
+    /// Held (locked) for the journal's lifetime: one writer per directory.
+    _lock: std::fs::File,
 }
 
 impl SqliteJournal {
     pub fn open(dir: &Path) -> Result<SqliteJournal, StoreError> {
         std::fs::create_dir_all(dir)?;
+        let path = dir.join("agora.lock");
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+        let lock = crate::wait_for_lock(|| match file.try_lock() {
+            Ok(()) => Ok(Some(())),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Io(e)),
+        })?;
+        if lock.is_none() {
+            return Err(StoreError::Locked(dir.display().to_string()));
+        }
         let conn = Connection::open(dir.join("journal.sqlite"))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -37,7 +49,7 @@ impl SqliteJournal {
             tx.commit()?;
         }
         let last: u64 = conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM journal", [], |r| r.get::<_, i64>(0))? as u64;
-        Ok(SqliteJournal { conn, last })
+        Ok(SqliteJournal { conn, last, _lock: file })
     }
 }
 
@@ -106,6 +118,23 @@ mod tests {
         assert_eq!(seen, vec![(1, b"a".to_vec()), (2, b"b".to_vec()), (3, b"c".to_vec())]);
         let err = j.replay(&mut |_, _| Err("bad".into())).unwrap_err();
         assert_eq!(err.to_string(), "store: journal entry 1: bad");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_second_writer_is_refused_until_the_first_lets_go() {
+        let dir = std::env::temp_dir().join(format!("agora-store-lock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut first = SqliteJournal::open(&dir).unwrap();
+        first.append(&[b"a".to_vec()]).unwrap();
+        let t = std::time::Instant::now();
+        let err = SqliteJournal::open(&dir).err().expect("a second writer must be refused");
+        assert!(matches!(err, StoreError::Locked(_)), "{err}");
+        assert!(err.to_string().contains("in use by another agora serve"), "{err}");
+        assert!(t.elapsed() >= crate::LOCK_WAIT, "it waits for the first writer before giving up");
+        drop(first);
+        let mut again = SqliteJournal::open(&dir).unwrap();
+        assert_eq!(again.last_seq().unwrap(), 1, "the refused open changed nothing");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
