@@ -8,6 +8,8 @@
 //!    10,000 jobs, cancelled, so the queue stays as phase 1 left it),
 //!    restart (replaying everything), then time `GET /v1/jobs` pages of
 //!    100 at random cursors and `GET /v1/jobs/{id}`: p99.
+//! 3. Stop it cleanly (which snapshots the state) and start again: the
+//!    restart restores the snapshot instead of replaying the journal.
 
 use anyhow::Context;
 use serde::Serialize;
@@ -50,6 +52,8 @@ struct Figures {
     submit_ms_p99: f64,
     jobs_stored: u64,
     replay_s: f64,
+    snapshot_restore_s: f64,
+    snapshot_mb: f64,
     list_ms_p50: f64,
     list_ms_p99: f64,
     get_ms_p99: f64,
@@ -79,6 +83,14 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
                 "{:<9} {:>8.0} durable submissions/s over {} connections (p50 {:.2} ms, p99 {:.2} ms); {} jobs stored (replayed in {:.1} s): GET /v1/jobs page of 100 p50 {:.2} ms, p99 {:.2} ms; GET /v1/jobs/{{id}} p99 {:.2} ms",
                 f.store, f.submissions_per_sec, f.connections, f.submit_ms_p50, f.submit_ms_p99, f.jobs_stored, f.replay_s, f.list_ms_p50, f.list_ms_p99, f.get_ms_p99
             );
+            println!(
+                "{:<9} restart from a {:.0} MB snapshot: {:.1} s (replaying the whole journal: {:.1} s, {:.1}x)",
+                "",
+                f.snapshot_mb,
+                f.snapshot_restore_s,
+                f.replay_s,
+                f.replay_s / f.snapshot_restore_s.max(0.05)
+            );
         }
         all.push(f);
     }
@@ -102,7 +114,7 @@ fn one(a: &ServeArgs, store: &str) -> anyhow::Result<Figures> {
         }
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let start = |spec: &str| {
+    let start = |spec: &str, snapshot_every: u64| {
         let site = agora_config::default_site();
         let topo = agora_config::cluster(&a.cluster)?;
         let cfg = agora_server::ServeConfig {
@@ -117,12 +129,13 @@ fn one(a: &ServeArgs, store: &str) -> anyhow::Result<Figures> {
             rate_limit: 0,
             body_limit: 1 << 20,
             demo: None,
+            snapshot_every,
         };
         rt.block_on(agora_server::start(topo, site.entitlements, site.scheduler, cfg)).map_err(anyhow::Error::from)
     };
 
-    // Phase 1: sustained submissions.
-    let server = start(&spec)?;
+    // Phase 1: sustained submissions (no snapshot: phase 2 replays it all).
+    let server = start(&spec, 0)?;
     let url = format!("http://{}", server.addr);
     let token = server.admin_token.clone().context("a fresh store creates an admin token")?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -219,7 +232,8 @@ fn one(a: &ServeArgs, store: &str) -> anyhow::Result<Figures> {
     }
     drop(journal);
     let t0 = Instant::now();
-    let server = start(&spec)?;
+    // Snapshots only when it stops (phase 3 restarts from that one).
+    let server = start(&spec, u64::MAX)?;
     let replay_s = t0.elapsed().as_secs_f64();
     let url = format!("http://{}", server.addr);
     let total = next_id - 1;
@@ -261,8 +275,18 @@ fn one(a: &ServeArgs, store: &str) -> anyhow::Result<Figures> {
         get.extend(g);
     }
     rt.block_on(server.shutdown());
+
+    // Phase 3: restart from the snapshot the clean stop took.
+    let snapshot_mb = agora_store::open(&spec)?.load_snapshot()?.map_or(0.0, |(_, b)| b.len() as f64 / 1e6);
+    let t0 = Instant::now();
+    let server = start(&spec, u64::MAX)?;
+    let snapshot_restore_s = t0.elapsed().as_secs_f64();
+    anyhow::ensure!(server.snapshot.is_some(), "the restart did not use the snapshot");
+    rt.block_on(server.shutdown());
     let _ = std::fs::remove_dir_all(&dir);
     Ok(Figures {
+        snapshot_restore_s: (snapshot_restore_s * 10.0).round() / 10.0,
+        snapshot_mb: snapshot_mb.round(),
         store: store.into(),
         connections: a.connections,
         submissions,

@@ -47,6 +47,10 @@ pub struct Args {
     /// second (as user "demo").
     #[arg(long)]
     demo: Option<f64>,
+    /// Snapshot the state every this many journal entries (and at a clean
+    /// stop), so that a restart replays at most about this many; 0 = never.
+    #[arg(long, default_value_t = 100_000)]
+    snapshot_every: u64,
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     body_limit: usize,
@@ -96,12 +100,20 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         rate_limit: a.rate_limit,
         body_limit: a.body_limit,
         demo: a.demo,
+        snapshot_every: a.snapshot_every,
     };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     rt.block_on(async move {
         let running = agora_server::start(topo, site.entitlements, site.scheduler, cfg).await?;
         println!("agora serve: listening on http://{}", running.addr);
-        println!("  data: {} ({} journal entries replayed)", a.data.display(), running.replayed);
+        match running.snapshot {
+            Some(seq) => println!(
+                "  data: {} (snapshot after journal entry {seq} restored, {} entries replayed after it)",
+                a.data.display(),
+                running.replayed
+            ),
+            None => println!("  data: {} ({} journal entries replayed)", a.data.display(), running.replayed),
+        }
         if let Some(t) = &running.admin_token {
             println!("  admin token (shown once, keep it): {t}");
             println!("  export AGORA_URL=http://{} AGORA_TOKEN={t}", running.addr);

@@ -201,3 +201,23 @@ impl Progress {
         format!("{} saved, {} lost, {} restarts", human_duration(self.saved), human_duration(self.lost), self.restarts)
     }
 }
+
+crate::persist_tags!(PriorityClass { Opportunistic = 0, Standard = 1, Reserved = 2 });
+crate::persist_tags!(Scope { Block = 0, Pod = 1, Site = 2 });
+crate::persist_tags!(JobState { Pending = 0, Running = 1, Preempting = 2, Completed = 3, Cancelled = 4 });
+crate::persist_fields!(Constraint { scope, required });
+crate::persist_fields!(Checkpointing { interval, cost, restart });
+crate::persist_fields!(JobSpec {
+    id,
+    tenant,
+    accels,
+    min_accels,
+    per_node,
+    constraint,
+    accel_type,
+    class,
+    time_limit,
+    estimate,
+    checkpoint
+});
+crate::persist_fields!(Progress { saved, lost, restarts, preemptions, node_replacements });

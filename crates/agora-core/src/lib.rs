@@ -11,6 +11,7 @@
 
 pub mod ids;
 pub mod job;
+pub mod persist;
 pub mod rng;
 pub mod sched;
 pub mod tenancy;

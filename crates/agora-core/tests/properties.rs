@@ -412,6 +412,11 @@ fn run_ops(spares: u32, policy: usize, ops: Vec<Op>) -> Result<(), TestCaseError
     // (job, start) of the reservation of the last cycle, while nothing
     // that may legitimately delay it happened since.
     let mut reservation: Option<(JobId, Time)> = None;
+    // A scheduler restored from a snapshot of `s` part-way through: from
+    // then on it gets the same events and must make the same decisions
+    // and reach the same state, event for event.
+    let mut shadow: Option<Scheduler> = None;
+    let mut seen = 0usize;
     for op in ops {
         let mut events = Vec::new();
         match op {
@@ -470,9 +475,32 @@ fn run_ops(spares: u32, policy: usize, ops: Vec<Op>) -> Result<(), TestCaseError
             };
             let tick = matches!(event, Event::Tick);
             let before = s.state_digest();
+            seen += 1;
+            if shadow.is_none() && seen % 17 == 9 {
+                let bytes = s.snapshot();
+                let r = Scheduler::restore(s.topology().clone(), s.entitlements().clone(), s.config().clone(), &bytes)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(before, r.state_digest(), "a restored snapshot differs from its scheduler");
+                shadow = Some(r);
+            }
+            let shadow_out = shadow.as_mut().map(|r| {
+                let mut o = Vec::new();
+                let res = r.handle(at, event.clone(), &mut o).map_err(|e| e.to_string());
+                (res, o)
+            });
             let mut out = Vec::new();
             m.advance(at.max(s.now()));
-            match s.handle(at, event, &mut out) {
+            let result = s.handle(at, event, &mut out);
+            if let (Some((res, o)), Some(r)) = (&shadow_out, &shadow) {
+                prop_assert_eq!(
+                    res,
+                    &result.clone().map_err(|e| e.to_string()),
+                    "restored scheduler answers differently"
+                );
+                prop_assert_eq!(o, &out, "restored scheduler decides differently");
+                prop_assert_eq!(r.state_digest(), s.state_digest(), "restored scheduler's state drifts");
+            }
+            match result {
                 Ok(()) => {
                     if let Some(j) = ended {
                         m.release(&s, j);

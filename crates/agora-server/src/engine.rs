@@ -667,3 +667,67 @@ impl Engine {
         Some((m.state, reason, est))
     }
 }
+
+/// The engine's part of a snapshot (`crate::snapshot`): every field but
+/// the core (written apart) and `site_size` (computed from the site).
+impl Engine {
+    pub(crate) fn put_state(&self, w: &mut Vec<u8>) {
+        use agora_core::persist::Persist;
+        (self.now, self.next_id).put(w);
+        let mut jobs: Vec<_> = self.jobs.iter().collect();
+        jobs.sort_unstable_by_key(|(id, _)| **id);
+        jobs.len().put(w);
+        for (id, m) in jobs {
+            id.put(w);
+            m.spec.put(w);
+            m.name.put(w);
+            m.user.put(w);
+            crate::snapshot::state_tag(m.state).put(w);
+            m.held.put(w);
+            let deps: Vec<(bool, u64)> = m.deps.iter().map(|d| (d.kind == DepKind::AfterOk, d.job)).collect();
+            deps.put(w);
+            (m.run, m.started, m.work, m.resume).put(w);
+            m.exit_code.put(w);
+            m.command.put(w);
+            m.requeue.put(w);
+        }
+        self.done.put(w);
+        self.dependents.put(w);
+        self.idempotency.put(w);
+        self.token_hashes.put(w);
+    }
+
+    pub(crate) fn get_state(
+        core: Scheduler,
+        r: &mut agora_core::persist::Reader,
+    ) -> Result<Engine, agora_core::persist::SnapshotError> {
+        use agora_core::persist::Persist;
+        let mut e = Engine::new(core);
+        (e.now, e.next_id) = Persist::get(r)?;
+        let n = r.len()?;
+        for _ in 0..n {
+            let id = u64::get(r)?;
+            let spec = JobSpec::get(r)?;
+            let (name, user) = Persist::get(r)?;
+            let state = crate::snapshot::tag_state(u8::get(r)?)?;
+            let held = bool::get(r)?;
+            let deps: Vec<(bool, u64)> = Persist::get(r)?;
+            let deps = deps
+                .into_iter()
+                .map(|(ok, job)| Dependency { kind: if ok { DepKind::AfterOk } else { DepKind::AfterAny }, job })
+                .collect();
+            let (run, started, work, resume): (u32, u64, u64, u64) = Persist::get(r)?;
+            let exit_code = i32::get(r)?;
+            let command = Persist::get(r)?;
+            let requeue = Persist::get(r)?;
+            let m =
+                Meta { spec, name, user, state, held, deps, run, started, work, resume, exit_code, command, requeue };
+            e.jobs.insert(id, m);
+        }
+        e.done = Persist::get(r)?;
+        e.dependents = Persist::get(r)?;
+        e.idempotency = Persist::get(r)?;
+        e.token_hashes = Persist::get(r)?;
+        Ok(e)
+    }
+}

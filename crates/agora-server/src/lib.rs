@@ -16,6 +16,7 @@ pub mod exec;
 pub mod http;
 pub mod input;
 pub mod metrics;
+pub mod snapshot;
 pub mod task;
 pub mod view;
 
@@ -61,6 +62,9 @@ pub struct ServeConfig {
     /// Submit a demo stream of jobs from the example tenants, this many per
     /// second (user "demo"), so a newcomer sees a living site.
     pub demo: Option<f64>,
+    /// Snapshot the state every this many journal entries (and at a clean
+    /// stop), so a restart replays at most about this many; 0 = never.
+    pub snapshot_every: u64,
 }
 
 /// What `start` hands back: where it listens, and the admin token if this
@@ -68,7 +72,10 @@ pub struct ServeConfig {
 pub struct Running {
     pub addr: SocketAddr,
     pub admin_token: Option<String>,
+    /// Journal entries replayed at start (after the snapshot, if one was used).
     pub replayed: u64,
+    /// The journal entry the snapshot used at start follows.
+    pub snapshot: Option<u64>,
     shutdown: tokio::sync::mpsc::Sender<task::Cmd>,
     server: tokio::task::JoinHandle<()>,
     scheduler: tokio::task::JoinHandle<()>,
@@ -95,11 +102,28 @@ pub async fn start(
 ) -> Result<Running, ServeError> {
     let store = cfg.store.clone();
     let mut journal = tokio::task::spawn_blocking(move || agora_store::open(&store)).await.expect("open")?;
-    let mut engine = engine::Engine::new(Scheduler::new(topo, ents.clone(), sched));
-    let mut view = view::View::new(ents.clone());
+    // The latest snapshot, if it reads back for this site; else the whole
+    // journal is replayed (it alone always rebuilds the state).
+    let mut restored = None;
+    if let Some((seq, bytes)) = tokio::task::block_in_place(|| journal.load_snapshot())? {
+        let t0 = std::time::Instant::now();
+        match snapshot::decode(&bytes, topo.clone(), ents.clone(), sched.clone()) {
+            Ok((e, v)) => {
+                tracing::info!(seq, bytes = bytes.len(), ms = t0.elapsed().as_millis() as u64, "snapshot restored");
+                restored = Some((seq, e, v));
+            }
+            Err(e) => {
+                tracing::warn!("the snapshot at journal entry {seq} is not used ({e}); replaying the whole journal")
+            }
+        }
+    }
+    let (from, mut engine, mut view) = match restored {
+        Some((seq, e, v)) => (Some(seq), e, v),
+        None => (None, engine::Engine::new(Scheduler::new(topo, ents.clone(), sched)), view::View::new(ents.clone())),
+    };
     let mut sink = Vec::new();
     let replayed = tokio::task::block_in_place(|| {
-        journal.replay(&mut |_, bytes| {
+        journal.replay_after(from.unwrap_or(0), &mut |_, bytes| {
             let input = input::decode(bytes)?;
             let a = engine.apply(&input).map_err(|e| format!("the journal does not replay ({e})"))?;
             for e in a.effects {
@@ -111,12 +135,13 @@ pub async fn start(
     })
     .map_err(|e| ServeError::Replay(e.to_string()))?;
     view.refresh(engine.core(), true);
+    let last_seq = tokio::task::block_in_place(|| journal.last_seq())?;
     let clock = clock::Clock::new(engine.now(), cfg.time_scale);
 
     // The first start records the site, then creates a site-admin token,
     // journaled like any input.
     let mut admin_token = None;
-    if replayed == 0 {
+    if last_seq == 0 {
         let input = input::Input::Site {
             now: clock.now().max(engine.now()),
             name: engine.topo().name.clone(),
@@ -171,7 +196,12 @@ pub async fn start(
         clock,
         metrics: metrics.clone(),
         watch: watch.clone(),
-        cfg: task::TaskConfig { cycle_interval: cfg.cycle_interval, min_cycle_gap: cfg.min_cycle_gap },
+        cfg: task::TaskConfig {
+            cycle_interval: cfg.cycle_interval,
+            min_cycle_gap: cfg.min_cycle_gap,
+            snapshot_every: cfg.snapshot_every,
+        },
+        snapshot_seq: from.unwrap_or(0),
         stats: stats.clone(),
     };
     if let Some(rate) = cfg.demo.filter(|r| *r > 0.0) {
@@ -201,7 +231,7 @@ pub async fn start(
         }
     });
     tracing::info!(%addr, replayed, "agora serve: listening");
-    Ok(Running { addr, admin_token, replayed, shutdown: tx, server, scheduler })
+    Ok(Running { addr, admin_token, replayed, snapshot: from, shutdown: tx, server, scheduler })
 }
 
 /// A seeded stream of plausible jobs: mostly small, some large gangs.

@@ -46,6 +46,9 @@ pub struct Metrics {
     pub admissions: AtomicU64,
     pub preemptions: AtomicU64,
     pub journal_entries: AtomicU64,
+    pub snapshots: AtomicU64,
+    pub snapshot_bytes: AtomicU64,
+    pub snapshot_ms: AtomicU64,
     cycles: Mutex<Histogram>,
     commits: Mutex<Histogram>,
 }
@@ -59,6 +62,12 @@ impl Metrics {
     pub fn commit(&self, d: Duration, entries: usize) {
         self.commits.lock().expect("metrics").observe(d.as_secs_f64() * 1000.0);
         self.journal_entries.fetch_add(entries as u64, Relaxed);
+    }
+
+    pub fn snapshot(&self, d: Duration, bytes: usize) {
+        self.snapshots.fetch_add(1, Relaxed);
+        self.snapshot_bytes.store(bytes as u64, Relaxed);
+        self.snapshot_ms.store(d.as_millis() as u64, Relaxed);
     }
 
     pub fn render(&self, view: &crate::view::View, stats: &agora_core::Stats) -> String {
@@ -76,6 +85,13 @@ impl Metrics {
             s,
             "# TYPE agora_journal_entries_total counter\nagora_journal_entries_total {}",
             self.journal_entries.load(Relaxed)
+        );
+        let _ = writeln!(
+            s,
+            "# TYPE agora_snapshots_total counter\nagora_snapshots_total {}\n# TYPE agora_snapshot_bytes gauge\nagora_snapshot_bytes {}\n# TYPE agora_snapshot_last_seconds gauge\nagora_snapshot_last_seconds {}",
+            self.snapshots.load(Relaxed),
+            self.snapshot_bytes.load(Relaxed),
+            self.snapshot_ms.load(Relaxed) as f64 / 1000.0
         );
         let _ = writeln!(s, "# TYPE agora_capacity_accelerators gauge\nagora_capacity_accelerators {}", c.capacity);
         let _ = writeln!(s, "# TYPE agora_free_accelerators gauge\nagora_free_accelerators {}", c.free);

@@ -38,6 +38,8 @@ pub struct TaskConfig {
     pub cycle_interval: Duration,
     /// And no more often than this on demand.
     pub min_cycle_gap: Duration,
+    /// Journal entries between snapshots (0 = none).
+    pub snapshot_every: u64,
 }
 
 pub struct Task {
@@ -50,6 +52,8 @@ pub struct Task {
     pub watch: broadcast::Sender<Watched>,
     pub cfg: TaskConfig,
     pub stats: Arc<RwLock<agora_core::Stats>>,
+    /// The journal entry the latest snapshot follows.
+    pub snapshot_seq: u64,
 }
 
 type Ack = (oneshot::Sender<Result<Reply, ApiError>>, Result<Reply, ApiError>);
@@ -150,6 +154,8 @@ impl Task {
                 last_cycle = Instant::now();
                 dirty = false;
             }
+            let stopping = shutdown.is_some() || !open;
+            self.maybe_snapshot(stopping);
             if let Some(r) = shutdown {
                 let _ = r.send(());
                 return;
@@ -157,6 +163,39 @@ impl Task {
             if !open {
                 return;
             }
+        }
+    }
+
+    /// Snapshot the state when enough entries were journaled since the last
+    /// one (or, when stopping, if any were). Runs between batches, when the
+    /// engine and the read model are exactly the journal's state. A failed
+    /// snapshot is logged, not fatal: the journal still holds everything.
+    fn maybe_snapshot(&mut self, stopping: bool) {
+        let every = self.cfg.snapshot_every;
+        let Ok(seq) = self.journal.last_seq() else { return };
+        let since = seq.saturating_sub(self.snapshot_seq);
+        if every == 0 || since == 0 || (since < every && !stopping) {
+            return;
+        }
+        let t0 = Instant::now();
+        let bytes = {
+            let v = self.view.read().expect("view lock");
+            crate::snapshot::encode(&self.engine, &v)
+        };
+        let encoded = t0.elapsed();
+        match tokio::task::block_in_place(|| self.journal.save_snapshot(seq, &bytes)) {
+            Ok(()) => {
+                self.snapshot_seq = seq;
+                self.metrics.snapshot(t0.elapsed(), bytes.len());
+                tracing::info!(
+                    seq,
+                    bytes = bytes.len(),
+                    encode_ms = encoded.as_millis() as u64,
+                    total_ms = t0.elapsed().as_millis() as u64,
+                    "snapshot saved"
+                );
+            }
+            Err(e) => tracing::error!("snapshot at journal entry {seq} not saved: {e}"),
         }
     }
 

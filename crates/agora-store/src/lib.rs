@@ -15,6 +15,10 @@
 //! the process and of the machine (power loss) as far as the disk honours
 //! fsync. The schema is created by numbered migrations recorded in `meta`.
 //!
+//! Snapshots: beside the journal, one table keeps the latest snapshot of
+//! the server's state with the sequence number it follows, so a restart
+//! replays only what came after it. The store does not read snapshots.
+//!
 //! One writer per journal: SQLite takes an exclusive lock on
 //! `agora.lock` in the data directory, PostgreSQL a session advisory lock;
 //! a second `agora serve` on the same store is refused with
@@ -32,7 +36,7 @@ pub use pg::PgJournal;
 pub use sqlite::SqliteJournal;
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -76,7 +80,17 @@ pub trait Journal: Send {
     /// last one once it is durable.
     fn append(&mut self, entries: &[Vec<u8>]) -> Result<u64, StoreError>;
     /// Feed every entry, in order, to `f`.
-    fn replay(&mut self, f: &mut Visit) -> Result<u64, StoreError>;
+    fn replay(&mut self, f: &mut Visit) -> Result<u64, StoreError> {
+        self.replay_after(0, f)
+    }
+    /// Feed every entry after sequence number `seq`, in order, to `f`.
+    fn replay_after(&mut self, seq: u64, f: &mut Visit) -> Result<u64, StoreError>;
+    /// Keep `bytes` as the snapshot of the state after entry `seq`,
+    /// replacing the previous one in the same transaction (a crash leaves
+    /// one or the other whole).
+    fn save_snapshot(&mut self, seq: u64, bytes: &[u8]) -> Result<(), StoreError>;
+    /// The latest snapshot: (the entry it follows, its bytes).
+    fn load_snapshot(&mut self) -> Result<Option<(u64, Vec<u8>)>, StoreError>;
     /// The last sequence number written (0 if empty).
     fn last_seq(&mut self) -> Result<u64, StoreError>;
     /// A short name for logs and benchmarks ("sqlite").

@@ -13,16 +13,24 @@ use crate::{Journal, StoreError, Visit, SCHEMA_VERSION};
 use std::sync::mpsc;
 
 /// Numbered migrations (the same versions as SQLite's).
-const MIGRATIONS: &[&str] = &["CREATE TABLE journal (seq BIGINT PRIMARY KEY, entry BYTEA NOT NULL);"];
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE journal (seq BIGINT PRIMARY KEY, entry BYTEA NOT NULL);",
+    "CREATE TABLE snapshot (seq BIGINT PRIMARY KEY, data BYTEA NOT NULL);",
+];
 
 /// `migrate`'s answer when another server holds the writer lock.
 const LOCKED: &str = "\u{0}locked";
+
+/// A snapshot's bytes and the journal entry it follows.
+type Snapshot = (u64, Vec<u8>);
 
 type Chunk = Result<Vec<(u64, Vec<u8>)>, String>;
 
 enum Op {
     Append(Vec<Vec<u8>>, mpsc::Sender<Result<u64, String>>),
-    Replay(mpsc::SyncSender<Chunk>),
+    Replay(u64, mpsc::SyncSender<Chunk>),
+    SaveSnapshot(u64, Vec<u8>, mpsc::Sender<Result<(), String>>),
+    LoadSnapshot(mpsc::Sender<Result<Option<Snapshot>, String>>),
 }
 
 pub struct PgJournal {
@@ -113,10 +121,30 @@ fn serve(mut c: postgres::Client, rx: mpsc::Receiver<Op>, mut last: u64) {
                 }
                 let _ = reply.send(res.map(|_| last));
             }
-            Op::Replay(out) => {
+            Op::SaveSnapshot(seq, bytes, reply) => {
                 let res = (|| {
                     let mut tx = c.transaction().map_err(err)?;
-                    let portal = tx.bind("SELECT seq, entry FROM journal ORDER BY seq", &[]).map_err(err)?;
+                    tx.execute("DELETE FROM snapshot", &[]).map_err(err)?;
+                    tx.execute("INSERT INTO snapshot (seq, data) VALUES ($1, $2)", &[&(seq as i64), &bytes])
+                        .map_err(err)?;
+                    tx.commit().map_err(err)
+                })();
+                let _ = reply.send(res);
+            }
+            Op::LoadSnapshot(reply) => {
+                let res = c
+                    .query_opt("SELECT seq, data FROM snapshot ORDER BY seq DESC LIMIT 1", &[])
+                    .map(|r| r.map(|r| (r.get::<_, i64>(0) as u64, r.get::<_, Vec<u8>>(1))))
+                    .map_err(err);
+                let _ = reply.send(res);
+            }
+            Op::Replay(after, out) => {
+                let res = (|| {
+                    let mut tx = c.transaction().map_err(err)?;
+                    let after = after as i64;
+                    let portal = tx
+                        .bind("SELECT seq, entry FROM journal WHERE seq > $1 ORDER BY seq", &[&after])
+                        .map_err(err)?;
                     loop {
                         let rows = tx.query_portal(&portal, 10_000).map_err(err)?;
                         if rows.is_empty() {
@@ -188,9 +216,9 @@ impl Journal for PgJournal {
         Ok(self.last)
     }
 
-    fn replay(&mut self, f: &mut Visit) -> Result<u64, StoreError> {
+    fn replay_after(&mut self, after: u64, f: &mut Visit) -> Result<u64, StoreError> {
         let (tx, rx) = mpsc::sync_channel(4);
-        self.sender()?.send(Op::Replay(tx)).map_err(|_| StoreError::Other("postgres thread died".into()))?;
+        self.sender()?.send(Op::Replay(after, tx)).map_err(|_| StoreError::Other("postgres thread died".into()))?;
         let mut n = 0;
         for chunk in rx {
             for (seq, e) in chunk.map_err(StoreError::Other)? {
@@ -203,6 +231,20 @@ impl Journal for PgJournal {
 
     fn last_seq(&mut self) -> Result<u64, StoreError> {
         Ok(self.last)
+    }
+
+    fn save_snapshot(&mut self, seq: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        let (tx, rx) = mpsc::channel();
+        self.sender()?
+            .send(Op::SaveSnapshot(seq, bytes.to_vec(), tx))
+            .map_err(|_| StoreError::Other("postgres thread died".into()))?;
+        rx.recv().map_err(|_| StoreError::Other("postgres thread died".into()))?.map_err(StoreError::Other)
+    }
+
+    fn load_snapshot(&mut self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        let (tx, rx) = mpsc::channel();
+        self.sender()?.send(Op::LoadSnapshot(tx)).map_err(|_| StoreError::Other("postgres thread died".into()))?;
+        rx.recv().map_err(|_| StoreError::Other("postgres thread died".into()))?.map_err(StoreError::Other)
     }
 
     fn kind(&self) -> &'static str {
@@ -268,6 +310,17 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, vec![(1, b"a".to_vec()), (2, b"b".to_vec()), (3, b"c".to_vec())]);
+        let mut after = Vec::new();
+        j.replay_after(1, &mut |s, _| {
+            after.push(s);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(after, [2, 3]);
+        assert_eq!(j.load_snapshot().unwrap(), None);
+        j.save_snapshot(1, b"one").unwrap();
+        j.save_snapshot(3, b"three").unwrap();
+        assert_eq!(j.load_snapshot().unwrap(), Some((3, b"three".to_vec())));
         let err = PgJournal::open(&db).err().expect("a second writer must be refused");
         assert!(matches!(err, StoreError::Locked(_)), "{err}");
         drop(j);

@@ -5,7 +5,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 
 /// Numbered migrations; entry i brings the schema to version i + 1.
-const MIGRATIONS: &[&str] = &["CREATE TABLE journal (seq INTEGER PRIMARY KEY, entry BLOB NOT NULL);"];
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE journal (seq INTEGER PRIMARY KEY, entry BLOB NOT NULL);",
+    "CREATE TABLE snapshot (seq INTEGER PRIMARY KEY, data BLOB NOT NULL);",
+];
 
 pub struct SqliteJournal {
     conn: Connection,
@@ -72,9 +75,9 @@ impl Journal for SqliteJournal {
         Ok(self.last)
     }
 
-    fn replay(&mut self, f: &mut Visit) -> Result<u64, StoreError> {
-        let mut st = self.conn.prepare("SELECT seq, entry FROM journal ORDER BY seq")?;
-        let mut rows = st.query([])?;
+    fn replay_after(&mut self, after: u64, f: &mut Visit) -> Result<u64, StoreError> {
+        let mut st = self.conn.prepare("SELECT seq, entry FROM journal WHERE seq > ?1 ORDER BY seq")?;
+        let mut rows = st.query(params![after as i64])?;
         let mut n = 0;
         while let Some(row) = rows.next()? {
             let seq: i64 = row.get(0)?;
@@ -87,6 +90,23 @@ impl Journal for SqliteJournal {
 
     fn last_seq(&mut self) -> Result<u64, StoreError> {
         Ok(self.last)
+    }
+
+    fn save_snapshot(&mut self, seq: u64, bytes: &[u8]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM snapshot", [])?;
+        tx.execute("INSERT INTO snapshot (seq, data) VALUES (?1, ?2)", params![seq as i64, bytes])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn load_snapshot(&mut self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT seq, data FROM snapshot ORDER BY seq DESC LIMIT 1", [], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
+            })
+            .optional()?)
     }
 
     fn kind(&self) -> &'static str {
@@ -116,6 +136,21 @@ mod tests {
         })
         .unwrap();
         assert_eq!(seen, vec![(1, b"a".to_vec()), (2, b"b".to_vec()), (3, b"c".to_vec())]);
+        let mut after = Vec::new();
+        j.replay_after(1, &mut |s, _| {
+            after.push(s);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(after, [2, 3]);
+        assert_eq!(j.load_snapshot().unwrap(), None);
+        j.save_snapshot(1, b"one").unwrap();
+        j.save_snapshot(3, b"three").unwrap();
+        assert_eq!(
+            j.load_snapshot().unwrap(),
+            Some((3, b"three".to_vec())),
+            "the latest snapshot replaces the one before"
+        );
         let err = j.replay(&mut |_, _| Err("bad".into())).unwrap_err();
         assert_eq!(err.to_string(), "store: journal entry 1: bad");
         std::fs::remove_dir_all(&dir).unwrap();

@@ -252,3 +252,6 @@ mod tests {
         assert_eq!(p.pick(&e), None);
     }
 }
+
+crate::persist_fields!(Fair { usage, alloc, soak, share, nominal, nominal_for, generation, half_life, tau, last });
+crate::persist_fields!(Picker { active, filed });

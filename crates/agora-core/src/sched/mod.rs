@@ -11,6 +11,8 @@ mod preempt;
 mod query;
 mod reason;
 mod reserve;
+mod snapshot;
+pub use snapshot::SNAPSHOT_VERSION;
 
 pub use pool::Slot;
 pub use reason::{Reason, Stop};

@@ -551,3 +551,7 @@ mod tests {
         assert_eq!(pool.site_nodes_ge(gpu, 1), 16);
     }
 }
+
+crate::persist_fields!(Slot { node, mask });
+crate::persist_fields!(NodeState { free, up, spare, held, jobs, avail, bucket_pos });
+crate::persist_fields!(Pool { st, block_ge, buckets, pod_ge, site_ge, block_sets, pod_sets, ntypes, block_of });

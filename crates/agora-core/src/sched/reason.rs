@@ -101,3 +101,73 @@ impl Reason {
         }
     }
 }
+
+crate::persist_tags!(Stop { Exhausted = 0, Full = 1, ScanLimit = 2, Blocked = 3 });
+
+impl crate::persist::Persist for Reason {
+    fn put(&self, w: &mut Vec<u8>) {
+        match self {
+            Reason::New => w.push(0),
+            Reason::Resources { accels, scope, required } => {
+                w.push(1);
+                (*accels, *scope, *required).put(w);
+            }
+            Reason::Reserved { accels, scope, start } => {
+                w.push(2);
+                (*accels, *scope, *start).put(w);
+            }
+            Reason::BehindReservation { accels, reserved, start } => {
+                w.push(3);
+                (*accels, *reserved, *start).put(w);
+            }
+            Reason::BorrowLimit { tenant, used, limit, soak } => {
+                w.push(4);
+                (*tenant, *used, *limit, *soak).put(w);
+            }
+            Reason::KeptForLender { tenant, kept, soak } => {
+                w.push(5);
+                (*tenant, *kept, *soak).put(w);
+            }
+            Reason::AwaitingPreemption { victims, until } => {
+                w.push(6);
+                (*victims, *until).put(w);
+            }
+            Reason::NotReached(stop) => {
+                w.push(7);
+                stop.put(w);
+            }
+        }
+    }
+    fn get(r: &mut crate::persist::Reader) -> Result<Self, crate::persist::SnapshotError> {
+        use crate::persist::Persist as P;
+        Ok(match u8::get(r)? {
+            0 => Reason::New,
+            1 => {
+                let (accels, scope, required) = P::get(r)?;
+                Reason::Resources { accels, scope, required }
+            }
+            2 => {
+                let (accels, scope, start) = P::get(r)?;
+                Reason::Reserved { accels, scope, start }
+            }
+            3 => {
+                let (accels, reserved, start) = P::get(r)?;
+                Reason::BehindReservation { accels, reserved, start }
+            }
+            4 => {
+                let (tenant, used, limit, soak) = P::get(r)?;
+                Reason::BorrowLimit { tenant, used, limit, soak }
+            }
+            5 => {
+                let (tenant, kept, soak) = P::get(r)?;
+                Reason::KeptForLender { tenant, kept, soak }
+            }
+            6 => {
+                let (victims, until) = P::get(r)?;
+                Reason::AwaitingPreemption { victims, until }
+            }
+            7 => Reason::NotReached(P::get(r)?),
+            t => return Err(r.bad_tag("Reason", t as u64)),
+        })
+    }
+}

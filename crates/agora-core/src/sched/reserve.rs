@@ -212,3 +212,5 @@ impl Scheduler {
         result
     }
 }
+
+crate::persist_fields!(PlanBufs { extra, block, pod, skip, steps });
