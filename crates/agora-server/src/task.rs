@@ -4,7 +4,9 @@
 //! stamp each with the site time and apply it; add a scheduling cycle when
 //! one is due; append all accepted inputs to the journal in ONE transaction
 //! (group commit); only then update the read model, answer the callers and
-//! hand the executor its work. Refused inputs are answered at once and never
+//! hand the executor its work. Between changes, cycles run when the core
+//! asks for one (`Scheduler::poll_timeout`) and at least every
+//! `--cycle-interval` while work waits. Refused inputs are answered at once and never
 //! journaled. If the journal fails, the process exits: state that is not
 //! durable must not be served (a restart replays the journal).
 
@@ -68,7 +70,22 @@ impl Task {
         loop {
             let mut cmds = Vec::new();
             let mut reps = Vec::new();
-            let due = if dirty { last_cycle + self.cfg.min_cycle_gap } else { last_cycle + self.cfg.cycle_interval };
+            // A cycle is due soon after a change, else when the core asks
+            // for one (a grace period ends, a reservation's start comes:
+            // `poll_timeout`), else on the periodic timer.
+            let wake = self.engine.core().poll_timeout();
+            let due = if dirty {
+                last_cycle + self.cfg.min_cycle_gap
+            } else {
+                let periodic = last_cycle + self.cfg.cycle_interval;
+                match wake {
+                    Some(t) => match Instant::now().checked_add(self.clock.until(t)) {
+                        Some(at) => periodic.min(at.max(last_cycle + self.cfg.min_cycle_gap)),
+                        None => periodic,
+                    },
+                    None => periodic,
+                }
+            };
             tokio::select! {
                 c = rx.recv(), if open => match c {
                     Some(c) => cmds.push(c),
@@ -137,7 +154,8 @@ impl Task {
             if summary_due {
                 last_summary = Instant::now();
             }
-            let cycle_due = Instant::now() >= due && (dirty || self.engine.pending_count() > 0);
+            let woken = wake.is_some_and(|t| t <= self.clock.now());
+            let cycle_due = Instant::now() >= due && (dirty || woken || self.engine.pending_count() > 0);
             if cycle_due {
                 let t0 = Instant::now();
                 let tick = Input::Tick { now: self.clock.now().max(self.engine.now()) };

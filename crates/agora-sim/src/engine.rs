@@ -91,6 +91,8 @@ enum Ev {
     },
     Repair(u32),
     Tick,
+    /// The core asked to be woken now (`Scheduler::poll_timeout`).
+    Wake,
     Sample,
 }
 
@@ -139,6 +141,8 @@ struct Sim<'a> {
     now: Time,
     next_cycle: Time,
     tick_pending: bool,
+    /// The wake-up asked for by the core's `poll_timeout`, once queued.
+    wake_at: Option<Time>,
     dirty: bool,
     out: Vec<Decision>,
     used: u64,
@@ -208,6 +212,7 @@ pub fn run(
         now: start,
         next_cycle: start,
         tick_pending: false,
+        wake_at: None,
         dirty: false,
         out: Vec::new(),
         used: 0,
@@ -501,6 +506,14 @@ impl Sim<'_> {
                 self.tick_pending = false;
                 self.dirty = true;
             }
+            Ev::Wake => {
+                if self.wake_at == Some(self.now) {
+                    self.wake_at = None;
+                    // Exactly now: the core said so, whatever the cycle interval.
+                    self.dirty = true;
+                    self.next_cycle = self.next_cycle.min(self.now);
+                }
+            }
             Ev::Sample => {
                 self.sample();
                 if self.done < self.w.jobs.len() {
@@ -515,6 +528,18 @@ impl Sim<'_> {
         self.next_cycle = self.now.saturating_add(self.cfg.cycle_interval);
         self.handle(Event::Tick);
         self.apply_decisions();
+        self.arm_wake();
+    }
+
+    /// Queue a wake-up for the moment the core next needs a cycle without
+    /// any event (a grace period ends, a reservation's start comes), as its
+    /// `poll_timeout` says; endings and arrivals wake it on their own.
+    fn arm_wake(&mut self) {
+        let Some(t) = self.sched.poll_timeout() else { return };
+        if t > self.now && self.wake_at.is_none_or(|w| w <= self.now || t < w) {
+            self.wake_at = Some(t);
+            self.push(t, Ev::Wake);
+        }
     }
 
     fn apply_decisions(&mut self) {
@@ -536,10 +561,10 @@ impl Sim<'_> {
                     self.queued_by_programme[self.prog_of[i]] -= self.w.jobs[i].accels as u64;
                     self.start_run(i, need, if resuming && ck.interval > 0 { ck.restart } else { 0 });
                 }
-                Decision::Preempt { job, grace_until, .. } => {
+                Decision::Preempt { job, .. } => {
+                    // The end of its grace period is a `poll_timeout` wake-up.
                     let now = self.now;
                     self.live[job.0 as usize].grace_from.get_or_insert(now);
-                    self.push(grace_until, Ev::Tick);
                 }
                 Decision::ReplaceNode { job, resume_from, .. } => {
                     let i = job.0 as usize;

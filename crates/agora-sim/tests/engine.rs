@@ -90,3 +90,32 @@ fn refused_jobs_are_counted_by_reason() {
     assert_eq!((r.jobs.len(), r.skipped.too_big, r.skipped.absurd_limit), (1, 1, 1));
     assert_eq!(r.rows, 3);
 }
+
+#[test]
+fn the_core_is_woken_when_a_grace_period_ends_not_at_the_next_event() {
+    // Project q's opportunistic job holds the whole cluster for hours; a
+    // standard job of project p, within p's half, arrives at t=100 and
+    // preempts it. Nothing else happens until the victim's end, so only
+    // the core's own `poll_timeout` wake-up at the end of the grace period
+    // lets the claimant start then.
+    let (topo, _, mut w) = one_job(16, 20_000);
+    let ents = Entitlements::new(vec![
+        TenantSpec::new("f", "funder", 1.0).child(TenantSpec::new("p", "project", 1.0)),
+        TenantSpec::new("g", "funder", 1.0).child(TenantSpec::new("q", "project", 1.0)),
+    ])
+    .unwrap();
+    w.jobs[0].tenant = ents.lookup("q").unwrap();
+    w.jobs[0].class = agora_core::PriorityClass::Opportunistic;
+    w.jobs[0].time_limit = 30_000;
+    let mut claimant = SimJob::gang(2, 100, ents.lookup("p").unwrap(), 8, 500);
+    claimant.class = agora_core::PriorityClass::Standard;
+    w.jobs.push(claimant);
+    let sched = agora_core::Config { preemption_grace: 300, ..agora_core::Config::default() };
+    let cfg = SimConfig { failures: FailureModel::off(), ..SimConfig::default() };
+    let r = engine::run(&topo, &ents, sched, "agora", &w, &cfg);
+    let c = r.jobs.iter().find(|j| j.id == 2).unwrap();
+    let start = c.first_start.expect("the claimant starts");
+    assert!((400..=400 + cfg.cycle_interval).contains(&start), "claimant started at {start}, grace ended at 400");
+    let v = r.jobs.iter().find(|j| j.id == 1).unwrap();
+    assert!(v.end.is_some_and(|e| e > start), "the victim is requeued and finishes later");
+}
