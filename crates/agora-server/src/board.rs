@@ -77,7 +77,8 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn of(core: &Scheduler) -> Snapshot {
+    /// `now`: the site clock (the core's own time stands still while idle).
+    pub fn of(core: &Scheduler, now: u64) -> Snapshot {
         let topo = core.topology();
         let mut used = Vec::with_capacity(topo.nodes.len());
         let mut state = Vec::with_capacity(topo.nodes.len());
@@ -97,7 +98,7 @@ impl Snapshot {
         let ents = core.entitlements();
         let allocated = (0..ents.len() as u32).map(|t| core.allocated(TenantId(t))).collect();
         let entitlement = ents.nominal(core.capacity()).iter().map(|e| (e * 10.0).round() / 10.0).collect();
-        Snapshot { time: core.now(), used, state, allocated, entitlement }
+        Snapshot { time: now.max(core.now()), used, state, allocated, entitlement }
     }
 }
 
@@ -121,11 +122,13 @@ impl Board {
         if self.layout.is_none() {
             self.layout = Some(Arc::new(Layout::of(core)));
         }
-        self.update(Snapshot::of(core));
+        self.update(Snapshot::of(core, core.now()));
     }
 
     pub fn update(&mut self, s: Snapshot) {
-        if self.last_sample.is_none_or(|t| t.elapsed() >= SAMPLE_EVERY) {
+        // Before the first input the site clock reads 0: not a moment to plot.
+        let later = self.history.back().is_none_or(|b| s.time > b.time);
+        if s.time > 0 && later && self.last_sample.is_none_or(|t| t.elapsed() >= SAMPLE_EVERY) {
             self.last_sample = Some(Instant::now());
             if self.history.len() == MAX_SAMPLES {
                 self.history.pop_front();

@@ -41,6 +41,17 @@ fn secure(mut r: Response) -> Response {
     r
 }
 
+/// `/` and `/ui/{*path}`: no token needed to load the page; every request
+/// it makes to the API carries one.
+pub fn router<S: Clone + Send + Sync + 'static>() -> axum::Router<S> {
+    axum::Router::new().route("/", axum::routing::get(index)).route("/ui/{*path}", axum::routing::get(asset))
+}
+
+/// Every file served, for the test that nothing refers elsewhere.
+pub fn files() -> impl Iterator<Item = (&'static str, &'static str)> {
+    std::iter::once(("index.html", INDEX)).chain(FILES.iter().map(|(n, _, b)| (*n, *b)))
+}
+
 pub async fn index() -> Response {
     secure(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], INDEX).into_response())
 }

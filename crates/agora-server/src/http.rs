@@ -67,8 +67,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/map", get(crate::board::map))
         .route("/v1/map/blocks/{index}", get(crate::board::block))
         .route("/v1/shares", get(crate::board::shares))
-        .route("/", get(crate::dashboard::index))
-        .route("/ui/{*path}", get(crate::dashboard::asset))
+        .merge(crate::dashboard::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint; see /v1/openapi.json".into()) })
         .with_state(app)
 }

@@ -10,7 +10,7 @@
 
 pub mod board;
 pub mod clock;
-mod dashboard;
+pub mod dashboard;
 mod docs;
 pub mod engine;
 pub mod error;

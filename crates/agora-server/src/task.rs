@@ -191,7 +191,7 @@ impl Task {
                 } else {
                     self.view.read().expect("view lock").cluster.stranded
                 };
-                let board = crate::board::Snapshot::of(self.engine.core());
+                let board = crate::board::Snapshot::of(self.engine.core(), self.clock.now());
                 (crate::view::summarize(self.engine.core(), stranded), board)
             });
             {

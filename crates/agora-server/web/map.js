@@ -54,6 +54,7 @@ export class SiteMap {
 
   layout() {
     const d = this.data;
+    this.longest = undefined;
     const n = d.accels.length;
     this.nx = new Float32Array(n);
     this.ny = new Float32Array(n);
@@ -217,7 +218,8 @@ export class SiteMap {
       });
     }
     ctx.font = '10px system-ui, sans-serif';
-    const longest = this.data.blocks.reduce((a, b) => (b.name.length > a.length ? b.name : a), '');
+    if (this.longest === undefined) this.longest = this.data.blocks.reduce((a, b) => (b.name.length > a.length ? b.name : a), '');
+    const longest = this.longest;
     if (s > 4 && ctx.measureText(longest).width < (this.bw - 0.3) * s) {
       ctx.textBaseline = 'bottom';
       for (let bi = 0; bi < this.data.blocks.length; bi++) {
