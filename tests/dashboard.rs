@@ -23,10 +23,11 @@ struct Server {
 }
 
 impl Server {
-    fn start(dir: &Path, cluster: &str) -> Server {
+    fn start(dir: &Path, cluster: &str, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_agora"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data", "data", "--cluster", cluster])
             .args(["--cycle-interval", "0.2", "--min-cycle-gap", "0.05", "--rate-limit", "0"])
+            .args(extra)
             .current_dir(dir)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(dir.join("server.log")).unwrap())
@@ -312,7 +313,7 @@ fn base64_decode(s: &str) -> Vec<u8> {
 fn a_member_submits_watches_and_cancels_and_another_tenant_sees_none_of_it() {
     let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let d = tempdir("member");
-    let s = Server::start(&d, "philly");
+    let s = Server::start(&d, "philly", &[]);
     let Some(b) = Browser::start(&d) else { return };
     let alice = s.token("alice", "ocean-emulator");
     let bob = s.token("bob", "radiology-fm");
@@ -471,6 +472,7 @@ fn a_member_submits_watches_and_cancels_and_another_tenant_sees_none_of_it() {
     for (job, missing) in [(id, nonexistent), (running, nonexistent + 1)] {
         b.view(&format!("#/jobs/{job}"));
         let foreign = b.text("#job-error");
+        b.screenshot(&format!("other-tenant-job-{job}"));
         b.view(&format!("#/jobs/{missing}"));
         let absent = b.text("#job-error");
         assert_eq!(foreign.replace(&job.to_string(), "N"), absent.replace(&missing.to_string(), "N"));
@@ -485,7 +487,6 @@ fn a_member_submits_watches_and_cancels_and_another_tenant_sees_none_of_it() {
             );
         }
     }
-    b.screenshot("other-tenant-job-url");
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -493,7 +494,9 @@ fn a_member_submits_watches_and_cancels_and_another_tenant_sees_none_of_it() {
 fn the_100k_site_map_with_a_full_queue_renders_in_2s_and_pans_in_under_50ms() {
     let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let d = tempdir("map100k");
-    let s = Server::start(&d, "gigafactory-100k-nvl72");
+    // Site time 100 times faster and a node failing every 30 site seconds
+    // (repaired an hour later): failed nodes on the map, jobs requeued.
+    let s = Server::start(&d, "gigafactory-100k-nvl72", &["--time-scale", "100", "--fail-every", "30"]);
     let Some(b) = Browser::start(&d) else { return };
     // A full site and a deep queue: arrays of gangs from several projects.
     let arrays = [
@@ -502,6 +505,8 @@ fn the_100k_site_map_with_a_full_queue_renders_in_2s_and_pans_in_under_50ms() {
         ("radiology-fm", 8, "0-1999"),
         ("crop-vision", 256, "0-499"),
         ("drug-discovery", 16, "0-1999"),
+        ("speech-eval", 1, "0-999"),
+        ("sme-sandbox", 2, "0-999"),
     ];
     for (p, acc, arr) in arrays {
         s.submit(
@@ -511,7 +516,9 @@ fn the_100k_site_map_with_a_full_queue_renders_in_2s_and_pans_in_under_50ms() {
     }
     wait_for("the site to fill", 120, || {
         let c = s.call("GET", "/v1/cluster", &s.token, None).1;
-        c["running"].as_u64().unwrap_or(0) > 1000 && c["pending"].as_u64().unwrap_or(0) > 1000
+        c["running"].as_u64().unwrap_or(0) > 1000
+            && c["pending"].as_u64().unwrap_or(0) > 1000
+            && c["failed_nodes"].as_array().is_some_and(|f| f.len() >= 3)
     });
     let c = s.call("GET", "/v1/cluster", &s.token, None).1;
     eprintln!(
@@ -524,6 +531,9 @@ fn the_100k_site_map_with_a_full_queue_renders_in_2s_and_pans_in_under_50ms() {
     let first = b.wait_js("the first draw", "window.agoraMapFirstDraw").as_f64().unwrap();
     assert_eq!(b.text("#map-nodes"), "25,002");
     assert_eq!(b.text("#map-blocks"), "1,389");
+    let counts = b.js("return window.agoraMap.counts;");
+    assert!(counts["failed"].as_u64().unwrap() >= 3 && counts["spare"].as_u64().unwrap() > 1000, "{counts}");
+    eprintln!("node classes on the map: {counts}");
     // Five frames to warm up, then 60 measured.
     b.js("return window.agoraMap.benchFrames(5);");
     let mut frames: Vec<f64> = serde_json::from_value(b.js("return window.agoraMap.benchFrames(60);")).unwrap();
@@ -547,6 +557,14 @@ fn the_100k_site_map_with_a_full_queue_renders_in_2s_and_pans_in_under_50ms() {
     b.js("const m = window.agoraMap; m.select(40); const bl = m.data.blocks[40]; m.zoomTo([bl.first_node, bl.first_node + bl.nodes - 1]); m.zoomAt(0.3, 600, 300); m.draw(); return 1;");
     b.wait_js("the block", "document.querySelector('#block-table tbody tr')");
     b.screenshot("map-100k-zoomed");
+    // The queue of thousands, a page at a time with reasons.
+    b.view("#/queue");
+    b.wait_js("reasons", "document.querySelector('#queue-table td.reason') && document.querySelector('#queue-table td.reason').textContent");
+    assert_eq!(b.js("return document.querySelectorAll('#queue-table tbody tr').length;"), 50);
+    b.click("#q-next");
+    b.wait_js("page 2", "document.querySelector('#queue-table caption').textContent === 'Page 2'");
+    b.js("window.scrollTo(0, 0); return 1;");
+    b.screenshot("queue-100k");
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -555,7 +573,7 @@ fn the_100k_site_map_with_a_full_queue_renders_in_2s_and_pans_in_under_50ms() {
 fn the_map_block_shares_and_whoami_endpoints_are_scoped_like_the_rest_of_the_api() {
     let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let d = tempdir("api");
-    let s = Server::start(&d, "philly");
+    let s = Server::start(&d, "philly", &[]);
     let alice = s.token("alice", "ocean-emulator");
     let bob = s.token("bob", "radiology-fm");
     let get = |path: &str, t: &str| s.call("GET", path, t, None);

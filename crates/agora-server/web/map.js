@@ -70,7 +70,9 @@ export class SiteMap {
     const prows = Math.ceil(maxBlocks / pcols);
     const pw = pcols * this.bw + 3;
     const ph = prows * this.bh + 5; // room for the pod's label
-    const cols = Math.max(1, Math.round(Math.sqrt((d.pods.length * ph) / pw * 1.6)));
+    const { w, h } = this.size();
+    const aspect = Math.min(4, Math.max(0.5, w / h));
+    const cols = Math.max(1, Math.min(d.pods.length, Math.round(Math.sqrt(((d.pods.length * ph) / pw) * aspect))));
     this.blockBox = new Float32Array(d.blocks.length * 4);
     this.podBox = d.pods.map((p, i) => {
       const px = (i % cols) * pw;
@@ -339,6 +341,17 @@ export class SiteMap {
       this.onHover(n, e.clientX - r.left, e.clientY - r.top);
     });
     c.addEventListener('mouseleave', () => this.onHover(-1));
+    // Double-click zooms into the block (and its pod around it).
+    c.addEventListener('dblclick', (e) => {
+      const r = c.getBoundingClientRect();
+      const n = this.nodeAt(e.clientX - r.left, e.clientY - r.top);
+      if (n < 0) return;
+      const b = this.data.blocks[this.blockOf(n)];
+      this.zoomTo([b.first_node, b.first_node + b.nodes - 1]);
+      const { w, h } = this.size();
+      this.zoomAt(0.35, w / 2, h / 2);
+      redraw();
+    });
     // Keyboard: arrows pan, + and - zoom, 0 fits, [ and ] step through
     // blocks, Enter shows the selected block.
     c.addEventListener('keydown', (e) => {

@@ -38,7 +38,7 @@ function stat(label, value, id) {
 export async function mapView(root, ctx) {
   const canvas = el('canvas', {
     id: 'sitemap', tabindex: '0', role: 'img',
-    'aria-label': 'Site map: every node, coloured by use. Arrow keys pan, + and - zoom, 0 fits, [ and ] step through blocks, Enter lists the jobs of the selected block.',
+    'aria-label': 'Site map: every node, coloured by use. Arrow keys pan, + and - zoom, 0 fits, [ and ] step through blocks, Enter lists the jobs of the selected block; double-click zooms into a block.',
   });
   const tip = el('div', { class: 'tip', role: 'status', hidden: true });
   const side = el('aside', { class: 'side', 'aria-live': 'polite' }, el('p', {}, 'Click a block (or press [ / ] then Enter) to see its nodes and your jobs on them.'));
@@ -82,7 +82,7 @@ export async function mapView(root, ctx) {
       stat('running jobs', num(c.running)), stat('pending jobs', num(c.pending)),
       stat('nodes', num(d.accels.length), 'map-nodes'), stat('blocks', num(d.blocks.length), 'map-blocks'),
       stat('failed nodes', num(k.failed)), stat('held nodes', num(k.held)), stat('spares', num(k.spare)),
-      stat('nodes with your jobs', num(d.mine.length), 'map-mine'));
+      stat(ctx.me && ctx.me.role === 'member' ? 'nodes with your jobs' : 'nodes with jobs you can see', num(d.mine.length), 'map-mine'));
     summary.textContent = `${d.name}: ${num(d.accels.length)} nodes in ${num(d.blocks.length)} blocks; ${num(k.full)} fully used, ${num(k.partial)} partly, ${num(k.free)} free, ${num(k.failed)} failed.`;
     if (!window.agoraMapFirstDraw) window.agoraMapFirstDraw = performance.now();
     if (map.selected >= 0) showBlock(map.selected);
