@@ -358,6 +358,23 @@ fn a_member_submits_watches_and_cancels_and_another_tenant_sees_none_of_it() {
     let first = |s: &str| s.split(';').next().unwrap().to_string();
     assert_eq!(first(&reason), first(why["reason"].as_str().unwrap()));
     b.screenshot("queue");
+    // Live: a job submitted elsewhere shows up without a reload.
+    let other = s.submit(&alice, json!({"project": "ocean-emulator", "accelerators": 1000, "name": "from-the-cli"}));
+    b.wait_js("the new job, live", &format!("document.querySelector('#queue-table tr[data-job=\"{other}\"]')"));
+    assert_eq!(s.call("POST", &format!("/v1/jobs/{other}/cancel"), &alice, Some(json!({}))).0, 200);
+    b.wait_js(
+        "it gone from the pending queue",
+        &format!("!document.querySelector('#queue-table tr[data-job=\"{other}\"]')"),
+    );
+
+    // Hold and release from the job page.
+    b.view(&format!("#/jobs/{id}"));
+    b.click("#act-hold");
+    b.wait_js("held", "document.getElementById('job-state').textContent === 'held'");
+    assert_eq!(s.state(id), "held");
+    b.click("#act-release");
+    b.wait_js("pending again", "document.getElementById('job-state').textContent === 'pending'");
+    assert_eq!(s.state(id), "pending");
 
     // The site map: nothing of Alice's runs yet; once the big job is gone,
     // hers starts and its nodes turn up as hers, live.
@@ -431,6 +448,17 @@ fn a_member_submits_watches_and_cancels_and_another_tenant_sees_none_of_it() {
     b.view("#/usage");
     b.wait_js("the usage table", "document.querySelector('#usage-table tbody tr')");
     b.screenshot("usage");
+    // CSV export: the file the button hands the browser is the server's CSV.
+    b.js("window.__csv = null; let text = null; const make = URL.createObjectURL; \
+          URL.createObjectURL = (blob) => { blob.text().then((t) => { text = t; }); return make(blob); }; \
+          HTMLAnchorElement.prototype.click = function () { \
+            if (this.download) { const name = this.download; const wait = () => (text === null ? setTimeout(wait, 20) : (window.__csv = [name, text])); wait(); } }; \
+          return 1;");
+    b.click("#u-csv");
+    let csv = b.wait_js("the CSV", "window.__csv");
+    assert_eq!(csv[0], "agora-usage-programme.csv");
+    let text = csv[1].as_str().unwrap();
+    assert!(text.starts_with("programme,accelerator_hours,jobs\neu/open-research,"), "{text}");
 
     // Bob, of another tenant: Alice's jobs are nowhere.
     b.click("#logout");
@@ -554,7 +582,8 @@ fn the_100k_site_map_with_a_full_queue_renders_in_2s_and_pans_in_under_50ms() {
     // a build on a shared 2-core machine; the figures above are printed.
     assert!(p95 < 50.0, "pan/zoom frames took {p95:.1} ms (95th percentile)");
     // Zoomed into a pod, labels and nodes are legible.
-    b.js("const m = window.agoraMap; m.select(40); const bl = m.data.blocks[40]; m.zoomTo([bl.first_node, bl.first_node + bl.nodes - 1]); m.zoomAt(0.3, 600, 300); m.draw(); return 1;");
+    b.js("const m = window.agoraMap; m.select(40); const p = m.data.pods[2]; const bl = m.data.blocks[p.first_block + p.blocks - 1]; \
+          m.zoomTo([0, bl.first_node + bl.nodes - 1]); m.draw(); return 1;");
     b.wait_js("the block", "document.querySelector('#block-table tbody tr')");
     b.screenshot("map-100k-zoomed");
     // The queue of thousands, a page at a time with reasons.

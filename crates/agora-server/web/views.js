@@ -69,7 +69,7 @@ export async function mapView(root, ctx) {
         el('td', {}, { u: 'up', f: 'failed', s: 'spare', h: 'held' }[n.state]),
         el('td', {}, n.jobs.length ? n.jobs.map((j) => el('div', {}, el('a', { href: `#/jobs/${j.id}` }, `#${j.id} ${j.name}`), ` ${j.accelerators} acc`)) : '')));
       side.replaceChildren(el('h2', {}, `${b.pod} / ${b.name}`),
-        el('table', { class: 'compact', id: 'block-table' }, el('thead', {}, el('tr', {}, ['Node', 'Used', 'State', 'Your jobs'].map((t) => el('th', { scope: 'col' }, t)))), el('tbody', {}, rows)));
+        el('table', { class: 'compact', id: 'block-table' }, el('thead', {}, el('tr', {}, ['Node', 'Used', 'State', ctx.me && ctx.me.role === 'member' ? 'Your jobs' : 'Jobs you can see'].map((t) => el('th', { scope: 'col' }, t)))), el('tbody', {}, rows)));
     } catch (e) { errorBox(side, e); }
   }
   async function load() {
