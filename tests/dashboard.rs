@@ -594,6 +594,12 @@ fn the_100k_site_map_with_a_full_queue_renders_in_2s_and_pans_in_under_50ms() {
     b.wait_js("page 2", "document.querySelector('#queue-table caption').textContent === 'Page 2'");
     b.js("window.scrollTo(0, 0); return 1;");
     b.screenshot("queue-100k");
+    // Programmes against their entitlements on a full site: some borrow.
+    b.view("#/shares");
+    b.wait_js("the share charts", "document.querySelectorAll('#share-charts .uplot').length");
+    let borrowing = b.text("#borrowing");
+    assert!(borrowing.contains("borrows"), "{borrowing}");
+    b.screenshot("shares-100k");
     let _ = std::fs::remove_dir_all(&d);
 }
 

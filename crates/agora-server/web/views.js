@@ -156,27 +156,28 @@ export async function queueView(root, ctx) {
 
 // ------------------------------------------------------------------ shares
 function borrowing(rows) {
-  // Within each parent, those above their entitlement borrow what those
-  // below it leave unused, in proportion.
-  const groups = new Map();
-  for (const r of rows) {
-    const k = r.parent || '';
-    if (!groups.has(k)) groups.set(k, []);
-    groups.get(k).push(r);
-  }
-  const out = [];
-  for (const g of groups.values()) {
-    const lenders = g.filter((r) => r.now < r.ent);
-    const spare = lenders.reduce((a, r) => a + (r.ent - r.now), 0);
-    for (const b of g.filter((r) => r.now > r.ent)) {
-      const over = b.now - b.ent;
-      for (const l of lenders) {
-        const amt = spare > 0 ? (over * (l.ent - l.now)) / spare : 0;
-        if (amt >= 0.5) out.push([b.path, l.path, Math.round(amt)]);
+  // Those above their entitlement borrow what those below it leave unused:
+  // from their siblings first, then from anyone at the same level, in
+  // proportion to what each leaves unused and never more than that.
+  const lenders = rows.filter((r) => r.now < r.ent).map((r) => ({ ...r, left: r.ent - r.now }));
+  const borrowers = rows.filter((r) => r.now > r.ent).map((r) => ({ ...r, over: r.now - r.ent }));
+  const owed = new Map();
+  for (const siblingsOnly of [true, false]) {
+    for (const b of borrowers) {
+      const ls = lenders.filter((l) => l.left > 0 && (!siblingsOnly || l.parent === b.parent));
+      const pool = ls.reduce((a, l) => a + l.left, 0);
+      if (pool <= 0 || b.over <= 0) continue;
+      const take = Math.min(b.over, pool);
+      for (const l of ls) {
+        const amt = (take * l.left) / pool;
+        l.left -= amt;
+        const k = `${b.path}\u0000${l.path}`;
+        owed.set(k, (owed.get(k) || 0) + amt);
       }
+      b.over -= take;
     }
   }
-  return out.sort((a, b) => b[2] - a[2]);
+  return [...owed].map(([k, a]) => [...k.split('\u0000'), Math.round(a)]).filter((x) => x[2] > 0).sort((a, b) => b[2] - a[2]);
 }
 
 export async function sharesView(root, ctx) {
