@@ -387,6 +387,16 @@ fn a_member_submits_watches_and_cancels_and_another_tenant_sees_none_of_it() {
     b.js("window.agoraMap.select(window.agoraMap.blockOf(window.agoraMap.data.mine[0][0])); return 1;");
     b.wait_js("the block's jobs", &format!("document.querySelector('#block-table a[href=\"#/jobs/{id}\"]')"));
     b.screenshot("map");
+    // The keyboard alone: ] selects the next block, Enter lists its nodes.
+    let selected = b.js("return window.agoraMap.selected;").as_u64().unwrap();
+    let canvas = b.find("#sitemap");
+    b.cmd("POST", &format!("/element/{canvas}/value"), Some(json!({"text": "]\u{E007}"})));
+    b.wait_js(
+        "the next block",
+        &format!("window.agoraMap.selected === {} && document.querySelector('aside.side h2')", selected + 1),
+    );
+    let next = b.js("return window.agoraMap.data.blocks[window.agoraMap.selected].name;");
+    b.wait_js("its table", &format!("document.querySelector('aside.side h2').textContent.endsWith({next})"));
 
     // Her job's page: timeline, placement, log, and the cancel button.
     b.view(&format!("#/jobs/{id}"));
