@@ -209,7 +209,8 @@ export async function sharesView(root, ctx) {
       pairs.length ? el('ul', { id: 'borrowing' }, pairs.slice(0, 30).map(([b, l, a]) => el('li', {}, `${b} borrows ${num(a)} accelerators of ${l}'s entitlement`)))
         : el('p', { id: 'borrowing' }, 'Nobody holds more than their entitlement.'));
     const w = Math.min(440, Math.max(280, (charts.clientWidth || 900) / 2 - 20));
-    s.tenants.forEach((t, i) => {
+    // One small chart per tenant (the first 48 at the project level).
+    s.tenants.slice(0, 48).forEach((t) => {
       const box = el('figure', { class: 'chart' }, el('figcaption', {}, t.path));
       charts.append(box);
       const floor = t.floor ? s.times.map(() => t.floor) : s.times.map(() => null);
@@ -222,7 +223,6 @@ export async function sharesView(root, ctx) {
           { label: 'entitlement', stroke: PALETTE[1], width: 2, dash: [6, 4] },
           { label: 'floor', stroke: PALETTE[3], width: 2, dash: [2, 3] }],
       }, [s.times, t.allocated, t.entitlement, floor], box));
-      if (i > 40) return;
     });
   }
   level.addEventListener('change', load);
@@ -336,7 +336,8 @@ export async function usageView(root) {
     } catch (e) { status.textContent = e.message; }
   });
   await load();
-  return {};
+  // Jobs that start or end change the figures: reload, at most every 5 s.
+  return { onEvent: throttle(load, 5000) };
 }
 
 // ------------------------------------------------------------------ submit
