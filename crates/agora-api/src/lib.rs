@@ -5,16 +5,18 @@
 //! change of the core never silently changes the API. Every error a client
 //! can cause is a `FieldError` naming the field and the problem.
 //!
-//! - `types`: requests and responses.
+//! - `types`: requests and responses; `board`: the dashboard's views.
 //! - `duration`: durations for people ("1h30m", Slurm's "2-12:00:00").
 //! - `sbatch`: Slurm batch scripts (`#SBATCH` directives) → `JobSubmit`.
 //! - `convert`: `JobSubmit` → `agora_core::JobSpec` against a site.
 
+pub mod board;
 pub mod convert;
 pub mod duration;
 pub mod sbatch;
 pub mod types;
 
+pub use board::{BlockDetail, MapBlock, MapPod, NodeDetail, NodeJob, ShareSeries, Shares, SiteMap, WhoAmI};
 pub use convert::{to_spec, DepKind, Dependency, Site};
 pub use types::*;
 

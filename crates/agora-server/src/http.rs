@@ -63,6 +63,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/tenants", get(tenants))
         .route("/v1/usage", get(usage))
         .route("/v1/tokens", post(create_token).get(list_tokens))
+        .route("/v1/whoami", get(crate::board::whoami))
+        .route("/v1/map", get(crate::board::map))
+        .route("/v1/map/blocks/{index}", get(crate::board::block))
+        .route("/v1/shares", get(crate::board::shares))
+        .merge(crate::dashboard::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint; see /v1/openapi.json".into()) })
         .with_state(app)
 }
@@ -80,7 +85,7 @@ pub fn new_token() -> String {
 }
 
 impl App {
-    fn auth(&self, h: &HeaderMap) -> R<TokenRec> {
+    pub(crate) fn auth(&self, h: &HeaderMap) -> R<TokenRec> {
         self.metrics.requests.fetch_add(1, Relaxed);
         let tok = h
             .get("authorization")
@@ -128,7 +133,7 @@ fn job_id(p: Result<Path<String>, axum::extract::rejection::PathRejection>) -> R
     s.parse::<u64>().map_err(|_| ApiError::invalid("id", format!("`{s}` is not a job id (a positive integer)")))
 }
 
-fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> R<T> {
+pub(crate) fn query<T>(q: Result<Query<T>, axum::extract::rejection::QueryRejection>) -> R<T> {
     q.map(|Query(t)| t).map_err(|e| ApiError::invalid("query", e.body_text()))
 }
 
@@ -195,6 +200,8 @@ struct ListQ {
     programme: Option<String>,
     tenant: Option<String>,
     user: Option<String>,
+    min_accelerators: Option<u32>,
+    max_accelerators: Option<u32>,
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -236,6 +243,8 @@ async fn list(
             || !crate::view::state_matches(state, r.job.state)
             || scope_filter.is_some_and(|t| !v.within(r.tenant, t))
             || q.user.as_ref().is_some_and(|u| *u != r.job.user)
+            || q.min_accelerators.is_some_and(|m| r.job.accelerators < m)
+            || q.max_accelerators.is_some_and(|m| r.job.accelerators > m)
         {
             continue;
         }

@@ -8,7 +8,9 @@
 //! At start the journal is replayed through the same `Engine::apply`, so
 //! the state after a restart (clean or kill -9) is the state before.
 
+pub mod board;
 pub mod clock;
+pub mod dashboard;
 mod docs;
 pub mod engine;
 pub mod error;

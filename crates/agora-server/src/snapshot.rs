@@ -124,8 +124,10 @@ fn get_job(r: &mut Reader, project: String) -> Result<agora_api::Job, SnapshotEr
 /// The state after the last applied input, as bytes.
 pub fn encode(engine: &Engine, view: &View) -> Vec<u8> {
     // Every field named: a field added to the read model must be kept here
-    // or be one that `refresh` recomputes.
-    let View { ents: _, jobs: _, tokens: _, cluster: _, tenants: _, ready: _ } = view;
+    // or be one that `refresh` recomputes. The dashboard's board is laid
+    // out again by `refresh`; its share history is an hour of live samples
+    // that no replay rebuilds either, so it starts afresh after a restart.
+    let View { ents: _, jobs: _, tokens: _, cluster: _, tenants: _, ready: _, board: _ } = view;
     let mut body = Vec::new();
     engine.fingerprint().put(&mut body);
     let core = engine.core().snapshot();

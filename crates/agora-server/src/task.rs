@@ -248,16 +248,18 @@ impl Task {
                 } else {
                     self.view.read().expect("view lock").cluster.stranded
                 };
-                crate::view::summarize(self.engine.core(), stranded)
+                let board = crate::board::Snapshot::of(self.engine.core(), self.clock.now());
+                (crate::view::summarize(self.engine.core(), stranded), board)
             });
             {
                 let mut v = self.view.write().expect("view lock");
                 for e in effects {
                     v.apply(e, &mut watched);
                 }
-                if let Some((cluster, tenants)) = summaries {
+                if let Some(((cluster, tenants), board)) = summaries {
                     v.cluster = cluster;
                     v.tenants = tenants;
+                    v.board.update(board);
                 }
             }
             *self.stats.write().expect("stats") = self.engine.core().stats().clone();

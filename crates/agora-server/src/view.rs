@@ -39,6 +39,8 @@ pub struct View {
     pub cluster: Cluster,
     pub tenants: Vec<Tenant>,
     pub ready: bool,
+    /// The dashboard's site map and share history.
+    pub board: crate::board::Board,
 }
 
 impl View {
@@ -60,6 +62,7 @@ impl View {
             },
             tenants: vec![],
             ready: false,
+            board: Default::default(),
         }
     }
 
@@ -159,6 +162,7 @@ impl View {
         );
         self.cluster = c;
         self.tenants = t;
+        self.board.init(core);
     }
 
     pub fn visible_job(&self, id: u64, scope: TenantId) -> Option<&JobRec> {

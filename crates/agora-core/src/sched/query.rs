@@ -121,6 +121,11 @@ impl Scheduler {
         self.pool.st[n.idx()].spare
     }
 
+    /// Is the node held for a reservation (kept free for a blocked job)?
+    pub fn node_is_held(&self, n: NodeId) -> bool {
+        self.pool.st[n.idx()].held
+    }
+
     /// Jobs holding accelerators on a node.
     pub fn jobs_on(&self, n: NodeId) -> impl Iterator<Item = JobId> + '_ {
         self.pool.st[n.idx()].jobs.iter().filter_map(|&(j, _)| self.jobs[j as usize].as_ref().map(|j| j.spec.id))
