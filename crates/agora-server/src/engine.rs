@@ -120,6 +120,8 @@ struct Meta {
     exit_code: i32,
     command: Option<String>,
     requeue: bool,
+    /// A reservation was announced for this wait (its "reserved" event).
+    reserved: bool,
 }
 
 pub struct Engine {
@@ -266,6 +268,7 @@ impl Engine {
                 let mut out = Vec::new();
                 self.core.handle(now, Event::Tick, &mut out).map_err(|e| ApiError::Conflict(e.to_string()))?;
                 self.decisions(now, out, &mut a);
+                self.announce_reservations(now, &mut a);
             }
             Input::Exited { job, run, code, .. } => self.exited(now, *job, *run, *code, &mut a)?,
             Input::NodeFailed { node, .. } => {
@@ -413,6 +416,7 @@ impl Engine {
                     exit_code: s.exit_code.unwrap_or(0),
                     command: s.command.clone(),
                     requeue: s.requeue.unwrap_or(false),
+                    reserved: false,
                 },
             );
             ids.push(id);
@@ -463,6 +467,7 @@ impl Engine {
         }
         let m = self.jobs.get_mut(&id).expect("live job");
         m.held = true;
+        m.reserved = false;
         m.state = JobState::Held;
         a.effects.push(Effect::State {
             job: id,
@@ -563,6 +568,28 @@ impl Engine {
         }
     }
 
+    /// A job the cycle reserved nodes for gets one "reserved" event per
+    /// wait (the timeline's; `why` gives the current estimate).
+    fn announce_reservations(&mut self, now: u64, a: &mut Applied) {
+        for &(job, start) in &self.core.last_cycle().reservations {
+            let Some(m) = self.jobs.get_mut(&job.0) else { continue };
+            if m.reserved || m.state != JobState::Pending {
+                continue;
+            }
+            m.reserved = true;
+            a.effects.push(Effect::State {
+                job: job.0,
+                state: JobState::Pending,
+                time: now,
+                kind: "reserved",
+                detail: format!(
+                    "nodes are being held for it; expected to start in {}",
+                    agora_core::human_duration(start.saturating_sub(now))
+                ),
+            });
+        }
+    }
+
     fn decisions(&mut self, now: u64, out: Vec<Decision>, a: &mut Applied) {
         for d in out {
             match d {
@@ -573,6 +600,7 @@ impl Engine {
                     m.state = JobState::Running;
                     m.run += 1;
                     m.started = now;
+                    m.reserved = false;
                     m.resume = resume_from;
                     let launch = self.launch(id, &self.jobs[&id]);
                     a.effects.push(Effect::Started { job: id, time: now, allocation, accels });
@@ -620,6 +648,7 @@ impl Engine {
                         a.ops.push(ExecOp::Stop { job: job.0, run: m.run, grace: 0 });
                     }
                     m.state = JobState::Pending;
+                    m.reserved = false;
                     a.effects.push(Effect::Released { job: job.0, time: now });
                     a.effects.push(Effect::State {
                         job: job.0,
@@ -678,6 +707,23 @@ impl Engine {
         jobs.sort_unstable_by_key(|(id, _)| **id);
         jobs.len().put(w);
         for (id, m) in jobs {
+            // Every field named: a field added to `Meta` must be kept here.
+            let Meta {
+                spec: _,
+                name: _,
+                user: _,
+                state: _,
+                held: _,
+                deps: _,
+                run: _,
+                started: _,
+                work: _,
+                resume: _,
+                exit_code: _,
+                command: _,
+                requeue: _,
+                reserved: _,
+            } = m;
             id.put(w);
             m.spec.put(w);
             m.name.put(w);
@@ -689,7 +735,7 @@ impl Engine {
             (m.run, m.started, m.work, m.resume).put(w);
             m.exit_code.put(w);
             m.command.put(w);
-            m.requeue.put(w);
+            (m.requeue, m.reserved).put(w);
         }
         self.done.put(w);
         self.dependents.put(w);
@@ -719,9 +765,23 @@ impl Engine {
             let (run, started, work, resume): (u32, u64, u64, u64) = Persist::get(r)?;
             let exit_code = i32::get(r)?;
             let command = Persist::get(r)?;
-            let requeue = Persist::get(r)?;
-            let m =
-                Meta { spec, name, user, state, held, deps, run, started, work, resume, exit_code, command, requeue };
+            let (requeue, reserved) = Persist::get(r)?;
+            let m = Meta {
+                spec,
+                name,
+                user,
+                state,
+                held,
+                deps,
+                run,
+                started,
+                work,
+                resume,
+                exit_code,
+                command,
+                requeue,
+                reserved,
+            };
             e.jobs.insert(id, m);
         }
         e.done = Persist::get(r)?;
