@@ -70,7 +70,13 @@ pub enum Effect {
 #[derive(Clone, Debug)]
 pub enum ExecOp {
     Start(Launch),
-    Stop { job: u64, run: u32, grace: u64 },
+    Stop {
+        job: u64,
+        run: u32,
+        grace: u64,
+    },
+    /// The same run, relaunched on a new node list (a spare replaced a failed node).
+    Relaunch(Launch),
 }
 
 /// Everything an executor needs to run one run of a job.
@@ -605,6 +611,9 @@ impl Engine {
                         topo.nodes[spare.idx()].name
                     );
                     let allocation = self.allocation(job.0);
+                    if let Some(m) = self.jobs.get(&job.0) {
+                        a.ops.push(ExecOp::Relaunch(self.launch(job.0, m)));
+                    }
                     a.effects.push(Effect::Started { job: job.0, time: now, allocation, accels: 0 });
                     a.effects.push(Effect::State {
                         job: job.0,
