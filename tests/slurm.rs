@@ -69,27 +69,10 @@ impl Slurm {
             .unwrap()
     }
 
-    /// Slurm jobs Agora submitted for job `job` (any run).
-    fn agora_jobs(&self, job: u64) -> Vec<Value> {
-        let prefix = format!("agora-{job}.");
-        self.rest("/jobs")["jobs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|j| j["name"].as_str().is_some_and(|n| n.starts_with(&prefix)))
-            .cloned()
-            .collect()
-    }
-
-    fn live_agora_jobs(&self, job: u64) -> Vec<Value> {
-        self.agora_jobs(job)
-            .into_iter()
-            .filter(|j| matches!(j["job_state"].as_str(), Some("PENDING" | "RUNNING" | "CONFIGURING" | "COMPLETING")))
-            .collect()
-    }
-
     /// Nothing of an earlier test left running, every node back in use.
     fn quiesce(&self) {
+        // Every daemon up (an earlier test may have killed a slurmd).
+        self.script(&["start"]);
         for j in self.rest("/jobs")["jobs"].as_array().unwrap() {
             if matches!(j["job_state"].as_str(), Some("PENDING" | "RUNNING")) {
                 let _ = Command::new("scancel")
@@ -126,6 +109,7 @@ preemption_grace = "4s"
 name = "lab"
 [[tenants.children]]
 name = "train"
+floor = 32
 [[tenants.children]]
 name = "scavenge"
 "#;
@@ -206,6 +190,27 @@ impl Server {
         last
     }
 
+    /// Slurm jobs this Agora submitted for job `job` (any run).
+    fn sj(&self, s: &Slurm, job: u64) -> Vec<Value> {
+        let prefix = format!("agora-{job}.");
+        let inst = std::fs::read_to_string(self.dir.join("data/slurm-instance")).unwrap();
+        s.rest("/jobs")["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|j| j["name"].as_str().is_some_and(|n| n.starts_with(&prefix)))
+            .filter(|j| j["comment"].as_str().is_some_and(|c| c.ends_with(&format!("inst={inst}"))))
+            .cloned()
+            .collect()
+    }
+
+    fn live_sj(&self, s: &Slurm, job: u64) -> Vec<Value> {
+        self.sj(s, job)
+            .into_iter()
+            .filter(|j| matches!(j["job_state"].as_str(), Some("PENDING" | "RUNNING" | "CONFIGURING" | "COMPLETING")))
+            .collect()
+    }
+
     fn log(&self, job: u64, run: u32) -> String {
         std::fs::read_to_string(self.dir.join(format!("data/slurm/logs/{job}.{run}.out"))).unwrap_or_default()
     }
@@ -231,8 +236,10 @@ fn tempdir(name: &str) -> PathBuf {
 }
 
 fn nodes_of(job: &Value) -> Vec<String> {
-    let mut v: Vec<String> =
-        job["allocation"].as_array().unwrap().iter().map(|a| a["node"].as_str().unwrap().to_string()).collect();
+    let mut v: Vec<String> = job["allocation"]
+        .as_array()
+        .map(|a| a.iter().map(|a| a["node"].as_str().unwrap().to_string()).collect())
+        .unwrap_or_default();
     v.sort();
     v
 }
@@ -306,22 +313,22 @@ fn a_gang_runs_on_exactly_the_chosen_nodes_and_its_status_and_output_come_back()
     s.quiesce();
     let dir = tempdir("gang");
     let srv = Server::start(&s, &dir, None);
-    let cmd = "echo \"rank $SLURM_PROCID node $SLURMD_NODENAME gpus $CUDA_VISIBLE_DEVICES job $AGORA_JOB_ID\"; exit 3";
+    let cmd = "echo \"rank $SLURM_PROCID node $SLURMD_NODENAME gpus $CUDA_VISIBLE_DEVICES job $AGORA_JOB_ID\"; sleep 2; exit 3";
     let t0 = Instant::now();
     let id = srv.submit(json!({"project": "train", "nodes": 2, "per_node": 8, "time_limit": "5m", "command": cmd}));
     let mut sj = Value::Null;
     let took = wait("the gang running on Slurm", Duration::from_secs(30), || {
-        sj = s.agora_jobs(id).into_iter().next().unwrap_or(Value::Null);
+        sj = srv.sj(&s, id).into_iter().next().unwrap_or(Value::Null);
         sj["job_state"] == "RUNNING" || sj["job_state"] == "FAILED"
     });
     eprintln!("FIGURE submission to running on Slurm (2 nodes x 8 GPUs): {:.0} ms", took.as_secs_f64() * 1000.0);
+    let chosen = nodes_of(&srv.job(id));
     let j = srv.wait_state(id, "failed", Duration::from_secs(30));
     assert_eq!(j["exit_code"], 3, "{j}");
-    let chosen = nodes_of(&j);
     assert_eq!(chosen.len(), 2);
-    assert_eq!(slurm_nodes(&s.agora_jobs(id)[0]), chosen, "Slurm ran it on the nodes Agora chose");
+    assert_eq!(slurm_nodes(&srv.sj(&s, id)[0]), chosen, "Slurm ran it on the nodes Agora chose");
     assert_eq!(sj["name"], format!("agora-{id}.1"));
-    assert_eq!(sj["comment"], format!("agora job={id} run=1 gen=0"));
+    assert!(sj["comment"].as_str().unwrap().starts_with(&format!("agora job={id} run=1 gen=0 inst=")), "{sj}");
     let log = srv.log(id, 1);
     for n in &chosen {
         assert!(log.contains(&format!("node {n} gpus 0,1,2,3,4,5,6,7 job {id}")), "{log}");
@@ -337,7 +344,7 @@ fn a_gang_runs_on_exactly_the_chosen_nodes_and_its_status_and_output_come_back()
     let j = srv.wait_state(id, "completed", Duration::from_secs(30));
     assert_eq!(j["exit_code"], 0);
     assert!(srv.log(id, 1).contains("gpus 0,1,2,3"), "{}", srv.log(id, 1));
-    assert_eq!(s.agora_jobs(id).len(), 1, "submitted once");
+    assert_eq!(srv.sj(&s, id).len(), 1, "submitted once");
 }
 
 #[test]
@@ -350,17 +357,17 @@ fn cancel_hold_release_and_the_time_limit() {
     // Fill the four usable nodes (two per block; the third is a spare).
     let big = srv.submit(json!({"project": "train", "accelerators": 32, "command": "sleep 300"}));
     wait("the big gang running", Duration::from_secs(30), || {
-        s.agora_jobs(big).first().is_some_and(|j| j["job_state"] == "RUNNING")
+        srv.sj(&s, big).first().is_some_and(|j| j["job_state"] == "RUNNING")
     });
     let small = srv.submit(json!({"project": "train", "accelerators": 8, "command": "echo small ran"}));
     assert_eq!(srv.job(small)["state"], "pending");
     assert!(srv.cli(&["hold", &small.to_string()]).contains("held"));
     srv.cli(&["cancel", &big.to_string()]);
-    wait("the big gang cancelled in Slurm", Duration::from_secs(30), || s.live_agora_jobs(big).is_empty());
+    wait("the big gang cancelled in Slurm", Duration::from_secs(30), || srv.live_sj(&s, big).is_empty());
     assert_eq!(srv.job(big)["state"], "cancelled");
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(srv.job(small)["state"], "held");
-    assert!(s.agora_jobs(small).is_empty(), "a held job is not in Slurm");
+    assert!(srv.sj(&s, small).is_empty(), "a held job is not in Slurm");
     srv.cli(&["release", &small.to_string()]);
     srv.wait_state(small, "completed", Duration::from_secs(30));
     assert!(srv.log(small, 1).contains("small ran"));
@@ -369,7 +376,7 @@ fn cancel_hold_release_and_the_time_limit() {
     let t = srv.submit(json!({"project": "train", "accelerators": 8, "time_limit": "3s", "command": "sleep 120"}));
     let j = srv.wait_state(t, "failed", Duration::from_secs(30));
     assert_eq!(j["exit_code"], 124, "{j}");
-    wait("the timed-out job gone from Slurm", Duration::from_secs(30), || s.live_agora_jobs(t).is_empty());
+    wait("the timed-out job gone from Slurm", Duration::from_secs(30), || srv.live_sj(&s, t).is_empty());
 }
 
 #[test]
@@ -380,11 +387,11 @@ fn a_node_that_dies_under_a_gang_is_replaced_by_a_spare_and_the_gang_finishes() 
     let dir = tempdir("nodefail");
     let srv = Server::start(&s, &dir, None);
     // Resumes from its checkpoint: the second launch finds it and finishes.
-    let cmd = "if [ -e \"$AGORA_CHECKPOINT_DIR/ckpt\" ]; then echo resumed on $SLURMD_NODENAME; exit 0; fi; \
+    let cmd = "if [ -e \"$AGORA_CHECKPOINT_DIR/ckpt\" ]; then echo resumed on $SLURMD_NODENAME; sleep 2; exit 0; fi; \
                sleep 1; touch \"$AGORA_CHECKPOINT_DIR/ckpt\"; sleep 300";
     let id = srv.submit(json!({"project": "train", "nodes": 2, "per_node": 8, "scope": "block", "scope_required": true, "command": cmd}));
     wait("the gang running", Duration::from_secs(30), || {
-        s.agora_jobs(id).first().is_some_and(|j| j["job_state"] == "RUNNING")
+        srv.sj(&s, id).first().is_some_and(|j| j["job_state"] == "RUNNING")
     });
     let before = nodes_of(&srv.job(id));
     let victim = before[0].clone();
@@ -393,20 +400,21 @@ fn a_node_that_dies_under_a_gang_is_replaced_by_a_spare_and_the_gang_finishes() 
     s.script(&["crash-node", &victim]);
     let mut now_on = Vec::new();
     wait("the gang relaunched without the dead node", Duration::from_secs(60), || {
-        let live = s.live_agora_jobs(id);
-        now_on = live.first().map(slurm_nodes).unwrap_or_default();
-        live.len() == 1 && live[0]["job_state"] == "RUNNING" && !now_on.contains(&victim) && now_on.len() == 2
+        // (The old job may linger COMPLETING until Slurm declares the node DOWN.)
+        let running: Vec<Value> = srv.live_sj(&s, id).into_iter().filter(|j| j["job_state"] == "RUNNING").collect();
+        now_on = running.first().map(slurm_nodes).unwrap_or_default();
+        running.len() == 1 && !now_on.contains(&victim) && now_on.len() == 2
     });
     let recovered = t0.elapsed();
-    let j = srv.wait_state(id, "completed", Duration::from_secs(30));
+    assert_eq!(nodes_of(&srv.job(id)), now_on, "Agora's allocation is the relaunched job's");
+    srv.wait_state(id, "completed", Duration::from_secs(30));
     eprintln!(
         "FIGURE node failure (slurmd killed) to the gang running again on a spare: {:.1} s; SlurmdTimeout=10s",
         recovered.as_secs_f64()
     );
-    assert_eq!(nodes_of(&j), now_on);
     assert!(srv.log(id, 1).contains("resumed on"), "{}", srv.log(id, 1));
-    let gens: Vec<String> = s.agora_jobs(id).iter().map(|j| j["comment"].as_str().unwrap().to_string()).collect();
-    assert!(gens.contains(&format!("agora job={id} run=1 gen=1")), "{gens:?}");
+    let gens: Vec<String> = srv.sj(&s, id).iter().map(|j| j["comment"].as_str().unwrap().to_string()).collect();
+    assert!(gens.iter().any(|g| g.starts_with(&format!("agora job={id} run=1 gen=1 "))), "{gens:?}");
     s.script(&["revive-node", &victim]);
     s.quiesce();
 }
@@ -422,7 +430,7 @@ fn restarting_slurmctld_or_killing_agora_loses_and_duplicates_nothing() {
     let a = srv.submit(json!({"project": "train", "accelerators": 16, "command": "sleep 6; echo a done"}));
     let b = srv.submit(json!({"project": "train", "accelerators": 8, "command": "sleep 8; echo b done"}));
     wait("both running on Slurm", Duration::from_secs(30), || {
-        [a, b].iter().all(|&j| s.agora_jobs(j).first().is_some_and(|x| x["job_state"] == "RUNNING"))
+        [a, b].iter().all(|&j| srv.sj(&s, j).first().is_some_and(|x| x["job_state"] == "RUNNING"))
     });
     // slurmctld goes away and comes back while they run.
     let t0 = Instant::now();
@@ -436,7 +444,7 @@ fn restarting_slurmctld_or_killing_agora_loses_and_duplicates_nothing() {
         let j = srv.wait_state(id, "completed", Duration::from_secs(40));
         assert_eq!(j["exit_code"], 0);
         assert!(srv.log(id, 1).contains(word));
-        assert_eq!(s.agora_jobs(id).len(), 1, "job {id} was submitted to Slurm exactly once");
+        assert_eq!(srv.sj(&s, id).len(), 1, "job {id} was submitted to Slurm exactly once");
     }
     eprintln!(
         "FIGURE agora serve kill -9 and restart to both jobs reconciled and finished: {:.1} s",
@@ -465,7 +473,7 @@ fn nodes_busy_with_plain_sbatch_jobs_are_avoided() {
     let ids: Vec<u64> =
         (0..4).map(|_| srv.submit(json!({"project": "train", "accelerators": 8, "command": "sleep 300"}))).collect();
     wait("three running", Duration::from_secs(30), || {
-        ids[..3].iter().all(|&j| s.agora_jobs(j).first().is_some_and(|x| x["job_state"] == "RUNNING"))
+        ids[..3].iter().all(|&j| srv.sj(&s, j).first().is_some_and(|x| x["job_state"] == "RUNNING"))
     });
     for &j in &ids[..3] {
         assert!(!nodes_of(&srv.job(j)).contains(&"n1".to_string()), "job {j} placed on the busy node");
@@ -491,7 +499,7 @@ fn preemption_signals_the_lower_class_job_gives_it_its_grace_and_requeues_it() {
     let low =
         srv.submit(json!({"project": "scavenge", "class": "opportunistic", "accelerators": 32, "command": low_cmd}));
     wait("the low-class job running", Duration::from_secs(30), || {
-        s.agora_jobs(low).first().is_some_and(|j| j["job_state"] == "RUNNING")
+        srv.sj(&s, low).first().is_some_and(|j| j["job_state"] == "RUNNING")
     });
     std::thread::sleep(Duration::from_secs(1));
     let t0 = Instant::now();

@@ -141,10 +141,15 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         body_limit: a.body_limit,
         demo: a.demo,
     };
+    // This Agora's mark on its Slurm jobs, kept beside its journal.
+    let instance = if slurm.is_some() { super::slurm::instance(&a.data)? } else { String::new() };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     rt.block_on(async move {
         let make = slurm.map(|api| {
-            let mut c = agora_slurm::exec::Config::new(a.slurm_workdir.clone().unwrap_or_else(|| a.data.join("slurm")));
+            let mut c = agora_slurm::exec::Config::new(
+                a.slurm_workdir.clone().unwrap_or_else(|| a.data.join("slurm")),
+                instance.clone(),
+            );
             c.partition = a.slurm_partition.clone();
             c.signal = a.slurm_signal.clone();
             c.poll = Duration::from_secs_f64(a.slurm_poll);

@@ -56,3 +56,28 @@ impl Auth {
         Ok(agora_slurm::topology::import(name, &nodes, &parts, switches.as_deref())?)
     }
 }
+
+/// This Agora instance's id (`<data>/slurm-instance`, made on first use):
+/// it marks the Slurm jobs this instance submitted.
+pub fn instance(data: &std::path::Path) -> anyhow::Result<String> {
+    let path = data.join("slurm-instance");
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        let s = s.trim().to_string();
+        if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Ok(s);
+        }
+        anyhow::bail!("{} is damaged (expected letters and digits)", path.display());
+    }
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in format!("{nanos}:{}", std::process::id()).bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    let id = format!("{h:016x}");
+    std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+    let tmp = data.join("slurm-instance.tmp");
+    std::fs::write(&tmp, &id)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(id)
+}

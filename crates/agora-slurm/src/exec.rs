@@ -10,10 +10,12 @@
 //! output in `<workdir>/logs/<job>.<run>.out`.
 //!
 //! Links both ways: the Slurm job is named `agora-<job>.<run>` and its
-//! comment is `agora job=<job> run=<run> gen=<g>` (`g` counts relaunches of
-//! the run on a new node list). Slurm's job id is never journaled: after a
-//! restart, `adopt` finds the Slurm job by its tag, so nothing is submitted
-//! twice.
+//! comment is `agora job=<job> run=<run> gen=<g> inst=<i>` (`g` counts
+//! relaunches of the run on a new node list; `i` is this Agora instance,
+//! kept in its data directory, so that another Agora, or a fresh one, on
+//! the same Slurm never takes these jobs for its own). Slurm's job id is
+//! never journaled: after a restart, `adopt` finds the Slurm job by its
+//! tag, so nothing is submitted twice.
 //!
 //! One worker thread owns the Slurm client: it takes the task's commands,
 //! and every `poll` it lists Slurm's jobs and nodes and turns what changed
@@ -23,7 +25,7 @@
 //!   is in minutes and only a backstop) -> `Exited` 124; cancelled behind
 //!   Agora's back -> `Exited` 143;
 //! - a node DOWN, DRAIN, FAIL or NOT_RESPONDING, or running a job that did
-//!   not come through Agora (plain `sbatch`) -> `NodeFailed`: the core
+//!   not come through this Agora (plain `sbatch`) -> `NodeFailed`: the core
 //!   then never places a job there, and replaces the node of a gang on it
 //!   by a spare (`relaunch`: the Slurm job is cancelled and the run
 //!   resubmitted on the new node list) or requeues the gang; usable and
@@ -54,41 +56,46 @@ pub struct Config {
     pub signal: String,
     /// How often Slurm's jobs and nodes are read.
     pub poll: Duration,
+    /// This Agora instance (see the module comment): letters and digits.
+    pub instance: String,
 }
 
 impl Config {
-    pub fn new(workdir: PathBuf) -> Config {
-        Config { workdir, partition: None, signal: "SIGTERM".into(), poll: Duration::from_millis(500) }
+    pub fn new(workdir: PathBuf, instance: String) -> Config {
+        Config { workdir, partition: None, signal: "SIGTERM".into(), poll: Duration::from_millis(500), instance }
     }
 }
 
 /// The tag linking a Slurm job to Agora's job and run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Tag {
+pub struct Tag<'a> {
     pub job: u64,
     pub run: u32,
     pub gen: u32,
+    pub inst: &'a str,
 }
 
-impl Tag {
+impl<'a> Tag<'a> {
     pub fn name(&self) -> String {
         format!("agora-{}.{}", self.job, self.run)
     }
     pub fn comment(&self) -> String {
-        format!("agora job={} run={} gen={}", self.job, self.run, self.gen)
+        format!("agora job={} run={} gen={} inst={}", self.job, self.run, self.gen, self.inst)
     }
-    pub fn parse(comment: &str) -> Option<Tag> {
+    /// Any Agora's tag (`inst` tells whose).
+    pub fn parse(comment: &'a str) -> Option<Tag<'a>> {
         let rest = comment.strip_prefix("agora ")?;
-        let (mut job, mut run, mut gen) = (None, None, None);
+        let (mut job, mut run, mut gen, mut inst) = (None, None, None, None);
         for kv in rest.split_whitespace() {
             match kv.split_once('=')? {
                 ("job", v) => job = v.parse().ok(),
                 ("run", v) => run = v.parse().ok(),
                 ("gen", v) => gen = v.parse().ok(),
+                ("inst", v) => inst = Some(v),
                 _ => {}
             }
         }
-        Some(Tag { job: job?, run: run?, gen: gen? })
+        Some(Tag { job: job?, run: run?, gen: gen?, inst: inst? })
     }
 }
 
@@ -119,6 +126,7 @@ impl SlurmExecutor {
             accels,
             runs: HashMap::new(),
             stopping: HashMap::new(),
+            cancelled: HashSet::new(),
             reported: HashMap::new(),
             last_error: None,
         };
@@ -168,6 +176,9 @@ struct Worker {
     runs: HashMap<(u64, u32), Run>,
     /// Slurm jobs told to leave, and when to cancel them.
     stopping: HashMap<u32, Instant>,
+    /// Slurm jobs cancelled that Slurm still lists as not over (a job on
+    /// a dead node stays COMPLETING until the node is declared DOWN).
+    cancelled: HashSet<u32>,
     /// Nodes as last reported: true = failed or occupied.
     reported: HashMap<u32, bool>,
     last_error: Option<String>,
@@ -254,6 +265,7 @@ impl Worker {
         match self.api.cancel(id) {
             Ok(()) => {
                 self.stopping.remove(&id);
+                self.cancelled.insert(id);
             }
             Err(e) => {
                 // Try again at the next poll.
@@ -287,12 +299,15 @@ impl Worker {
         if self.last_error.take().is_some() {
             tracing::info!("Slurm answers again");
         }
+        // Slurm jobs of this Agora instance, by tag.
+        let inst = self.cfg.instance.clone();
         let tagged: Vec<(Tag, &SlurmJob)> =
-            jobs.iter().filter_map(|j| Tag::parse(&j.comment).map(|t| (t, j))).collect();
+            jobs.iter().filter_map(|j| Tag::parse(&j.comment).filter(|t| t.inst == inst).map(|t| (t, j))).collect();
 
         // Nodes: unusable, or busy with a job that is not Agora's.
         let mut foreign: HashSet<&str> = HashSet::new();
-        for j in jobs.iter().filter(|j| !j.status.ended() && Tag::parse(&j.comment).is_none()) {
+        let ours = |j: &SlurmJob| Tag::parse(&j.comment).is_some_and(|t| t.inst == inst);
+        for j in jobs.iter().filter(|j| !j.status.ended() && !ours(j)) {
             foreign.extend(j.nodes.iter().map(String::as_str));
         }
         for n in &nodes {
@@ -321,6 +336,8 @@ impl Worker {
             self.cancel(id);
         }
 
+        self.cancelled.retain(|id| jobs.iter().any(|j| j.id == *id && !j.status.ended()));
+
         // Runs.
         let keys: Vec<(u64, u32)> = self.runs.keys().copied().collect();
         let mut keep: HashSet<u32> = HashSet::new();
@@ -333,7 +350,8 @@ impl Worker {
         // Orphans: Agora's Slurm jobs no run owns (a stop while Slurm was
         // unreachable, a submission whose answer was lost).
         for (t, j) in &tagged {
-            if !j.status.ended() && !keep.contains(&j.id) && !self.stopping.contains_key(&j.id) {
+            let cancelled = self.cancelled.contains(&j.id);
+            if !j.status.ended() && !keep.contains(&j.id) && !self.stopping.contains_key(&j.id) && !cancelled {
                 let owned = self.runs.get(&(t.job, t.run)).is_some_and(|r| r.slurm == Some(j.id));
                 if !owned {
                     tracing::info!(
@@ -448,7 +466,7 @@ impl Worker {
     fn request(&self, key: (u64, u32)) -> JobRequest {
         let r = &self.runs[&key];
         let l = &r.launch;
-        let tag = Tag { job: l.job, run: l.run, gen: r.gen };
+        let tag = Tag { job: l.job, run: l.run, gen: r.gen, inst: &self.cfg.instance };
         let per_node = l.allocation.iter().map(|a| a.accelerators.len() as u32).max().unwrap_or(0);
         // Whole nodes are exclusive; a part of a node shares it.
         let whole = per_node > 0
@@ -460,7 +478,7 @@ impl Worker {
         let ckpt = self.cfg.workdir.join("checkpoints").join(l.job.to_string());
         let command = l.command.clone().unwrap_or_else(|| "true".into());
         let script = format!(
-            "#!/bin/sh\n# Agora job {} run {} (generation {}), submitted by agora serve\nmkdir -p \"$AGORA_CHECKPOINT_DIR\"\nexec srun --kill-on-bad-exit=1 --ntasks-per-node=1 /bin/sh -c {}\n",
+            "#!/bin/sh\n# Agora job {} run {} (generation {}), submitted by agora serve\nmkdir -p \"$AGORA_CHECKPOINT_DIR\"\nexec srun --ntasks-per-node=1 /bin/sh -c {}\n",
             l.job,
             l.run,
             r.gen,
@@ -544,11 +562,13 @@ mod tests {
 
     #[test]
     fn tags_round_trip() {
-        let t = Tag { job: 42, run: 3, gen: 1 };
+        let t = Tag { job: 42, run: 3, gen: 1, inst: "a1b2" };
         assert_eq!(t.name(), "agora-42.3");
-        assert_eq!(Tag::parse(&t.comment()), Some(t));
+        let c = t.comment();
+        assert_eq!(Tag::parse(&c), Some(t));
         assert_eq!(Tag::parse("tenant=acme"), None);
-        assert_eq!(Tag::parse("agora job=x run=1 gen=0"), None);
+        assert_eq!(Tag::parse("agora job=x run=1 gen=0 inst=a"), None);
+        assert_eq!(Tag::parse("agora job=1 run=1 gen=0"), None);
     }
 
     #[test]
