@@ -106,11 +106,9 @@ const SITE: &str = r#"
 spares_per_block = 1
 preemption_grace = "4s"
 [[tenants]]
-name = "lab"
-[[tenants.children]]
 name = "train"
-floor = 32
-[[tenants.children]]
+weight = 3
+[[tenants]]
 name = "scavenge"
 "#;
 
@@ -130,6 +128,7 @@ impl Server {
             .args(["--executor", "slurm", "--slurm-url", &s.url, "--slurm-poll", "0.2"])
             .args(["--slurm-topology", topo.to_str().unwrap(), "--cycle-interval", "0.2", "--min-cycle-gap", "0.05"])
             .env("SLURM_JWT", &s.token)
+            .env("SLURM_CONF", s.dir.join("etc/slurm.conf"))
             .current_dir(dir)
             .stdout(Stdio::piped())
             .stderr(std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log")).unwrap())
@@ -504,7 +503,7 @@ fn preemption_signals_the_lower_class_job_gives_it_its_grace_and_requeues_it() {
     std::thread::sleep(Duration::from_secs(1));
     let t0 = Instant::now();
     let high =
-        srv.submit(json!({"project": "train", "class": "reserved", "accelerators": 32, "command": "echo high ran"}));
+        srv.submit(json!({"project": "train", "class": "reserved", "accelerators": 16, "command": "echo high ran"}));
     srv.wait_state(low, "preempting", Duration::from_secs(10));
     let ckpt = dir.join(format!("data/slurm/checkpoints/{low}/term"));
     wait("the signal reaching the job", Duration::from_secs(10), || ckpt.exists());

@@ -477,13 +477,7 @@ impl Worker {
             l.allocation.iter().flat_map(|a| a.accelerators.iter().map(move |i| format!("{}:{i}", a.node))).collect();
         let ckpt = self.cfg.workdir.join("checkpoints").join(l.job.to_string());
         let command = l.command.clone().unwrap_or_else(|| "true".into());
-        let script = format!(
-            "#!/bin/sh\n# Agora job {} run {} (generation {}), submitted by agora serve\nmkdir -p \"$AGORA_CHECKPOINT_DIR\"\nexec srun --ntasks-per-node=1 /bin/sh -c {}\n",
-            l.job,
-            l.run,
-            r.gen,
-            quote(&command)
-        );
+        let script = batch_script(l.job, l.run, r.gen, &command, &self.cfg.signal);
         JobRequest {
             name: tag.name(),
             comment: tag.comment(),
@@ -493,15 +487,19 @@ impl Worker {
             script,
             cwd: self.cfg.workdir.display().to_string(),
             stdout: self.cfg.workdir.join("logs").join(format!("{}.{}.out", l.job, l.run)).display().to_string(),
-            env: vec![
-                ("PATH".into(), "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin".into()),
+            env: [
+                ("PATH".to_string(), "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin".to_string()),
                 ("AGORA_JOB_ID".into(), l.job.to_string()),
                 ("AGORA_RUN".into(), l.run.to_string()),
                 ("AGORA_JOB_NAME".into(), l.name.clone()),
                 ("AGORA_USER".into(), l.user.clone()),
                 ("AGORA_CHECKPOINT_DIR".into(), ckpt.display().to_string()),
                 ("AGORA_ACCELERATORS".into(), accels.join(",")),
-            ],
+            ]
+            .into_iter()
+            // For a site whose Slurm tools need SLURM_CONF (scancel in the script).
+            .chain(std::env::var("SLURM_CONF").ok().map(|c| ("SLURM_CONF".to_string(), c)))
+            .collect(),
             // Slurm's limit is in minutes: a backstop a minute past Agora's own.
             time_limit_min: l.time_limit.div_ceil(60).saturating_add(1),
             partition: self.cfg.partition.clone(),
@@ -540,6 +538,29 @@ impl Worker {
     }
 }
 
+/// The batch script: one task per node under `srun`, in its own session
+/// so that the stop signal slurmrestd sends the batch shell does not make
+/// srun kill the tasks outright; the shell passes the signal on to the
+/// tasks (`scancel --signal` on step 0) so they can checkpoint, and exits
+/// with srun's status (the highest of the tasks').
+pub fn batch_script(job: u64, run: u32, gen: u32, command: &str, signal: &str) -> String {
+    let sig = signal.trim_start_matches("SIG");
+    format!(
+        r#"#!/bin/sh
+# Agora job {job} run {run} (generation {gen}), submitted by agora serve
+mkdir -p "$AGORA_CHECKPOINT_DIR"
+setsid srun --ntasks-per-node=1 /bin/sh -c {cmd} &
+pid=$!
+trap 'scancel --signal={sig} "$SLURM_JOB_ID.0" 2>/dev/null' {sig}
+while :; do
+  wait "$pid"; rc=$?
+  kill -0 "$pid" 2>/dev/null || exit "$rc"
+done
+"#,
+        cmd = quote(command)
+    )
+}
+
 impl Run {
     fn new(launch: Launch) -> Run {
         Run {
@@ -574,5 +595,8 @@ mod tests {
     #[test]
     fn commands_are_quoted_for_the_shell() {
         assert_eq!(quote("echo 'hi' $X"), r#"'echo '\''hi'\'' $X'"#);
+        let s = batch_script(7, 2, 1, "echo 'x'", "SIGUSR1");
+        assert!(s.contains(r#"setsid srun --ntasks-per-node=1 /bin/sh -c 'echo '\''x'\'''"#), "{s}");
+        assert!(s.contains(r#"trap 'scancel --signal=USR1 "$SLURM_JOB_ID.0" 2>/dev/null' USR1"#), "{s}");
     }
 }
