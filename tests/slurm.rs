@@ -121,12 +121,17 @@ struct Server {
 
 impl Server {
     fn start(s: &Slurm, dir: &Path, token: Option<&str>) -> Server {
+        Server::start_with(s, dir, token, &[])
+    }
+
+    fn start_with(s: &Slurm, dir: &Path, token: Option<&str>, extra: &[&str]) -> Server {
         std::fs::write(dir.join("site.toml"), SITE).unwrap();
         let topo = s.dir.join("etc/topology.conf");
         let mut child = Command::new(env!("CARGO_BIN_EXE_agora"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data", "data", "--site", "site.toml"])
             .args(["--executor", "slurm", "--slurm-url", &s.url, "--slurm-poll", "0.2"])
             .args(["--slurm-topology", topo.to_str().unwrap(), "--cycle-interval", "0.2", "--min-cycle-gap", "0.05"])
+            .args(extra)
             .env("SLURM_JWT", &s.token)
             .env("SLURM_CONF", s.dir.join("etc/slurm.conf"))
             .current_dir(dir)
@@ -289,7 +294,15 @@ fn topology_import_prints_the_slurm_cluster() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("48"), "48 accelerators");
 
-    // A wrong token and a dead URL are clear errors, not hangs.
+    // An expired token, a wrong one and a dead URL are clear errors, not hangs.
+    let short = String::from_utf8(s.script(&["token", "root", "1"]).stdout).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let o = Command::new(env!("CARGO_BIN_EXE_agora"))
+        .args(["cluster", "--from-slurm", &s.url, "--slurm-token", short.trim()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("expired"), "{err}");
     let o = Command::new(env!("CARGO_BIN_EXE_agora"))
         .args(["cluster", "--from-slurm", &s.url, "--slurm-token", "not-a-jwt"])
         .env_remove("SLURM_JWT")
@@ -426,10 +439,12 @@ fn restarting_slurmctld_or_killing_agora_loses_and_duplicates_nothing() {
     let dir = tempdir("restarts");
     let srv = Server::start(&s, &dir, None);
     let token = srv.token.clone();
-    let a = srv.submit(json!({"project": "train", "accelerators": 16, "command": "sleep 6; echo a done"}));
-    let b = srv.submit(json!({"project": "train", "accelerators": 8, "command": "sleep 8; echo b done"}));
+    let a =
+        srv.submit(json!({"project": "train", "accelerators": 16, "command": "echo started; sleep 6; echo a done"}));
+    let b = srv.submit(json!({"project": "train", "accelerators": 8, "command": "echo started; sleep 8; echo b done"}));
     wait("both running on Slurm", Duration::from_secs(30), || {
         [a, b].iter().all(|&j| srv.sj(&s, j).first().is_some_and(|x| x["job_state"] == "RUNNING"))
+            && [a, b].iter().all(|&j| srv.log(j, 1).contains("started"))
     });
     // slurmctld goes away and comes back while they run.
     let t0 = Instant::now();
@@ -518,4 +533,19 @@ fn preemption_signals_the_lower_class_job_gives_it_its_grace_and_requeues_it() {
         signalled.as_secs_f64(),
         preempted.as_secs_f64()
     );
+}
+
+#[test]
+fn a_job_slurm_refuses_fails_with_slurms_reason() {
+    let Some(s) = slurm() else { return };
+    let _g = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    s.quiesce();
+    let dir = tempdir("refused");
+    let srv = Server::start_with(&s, &dir, None, &["--slurm-partition", "no-such-partition"]);
+    let id = srv.submit(json!({"project": "train", "accelerators": 8, "command": "true"}));
+    let j = srv.wait_state(id, "failed", Duration::from_secs(20));
+    assert_eq!(j["exit_code"], 1, "{j}");
+    let log = srv.log(id, 1);
+    assert!(log.contains("Slurm refused the job") && log.contains("artition"), "{log}");
+    assert!(srv.sj(&s, id).is_empty());
 }
