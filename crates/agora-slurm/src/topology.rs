@@ -78,8 +78,9 @@ pub fn import(
             return Err(ImportError::TooManyGpus { node: n.name.clone(), gpus: n.gpus });
         }
     }
-    // pod name -> block name -> node names (in Slurm's order)
-    let mut pods: Vec<(String, Vec<(String, Vec<String>)>)> = Vec::new();
+    // pod name -> blocks (name, node names in Slurm's order)
+    type Blocks = Vec<(String, Vec<String>)>;
+    let mut pods: Vec<(String, Blocks)> = Vec::new();
     let mut placed: std::collections::HashSet<&str> = Default::default();
     if let Some(sw) = switches {
         let parent: BTreeMap<&str, &str> =
