@@ -625,7 +625,11 @@ impl Engine {
                 }
                 Decision::Requeue { job, cause, lost, .. } => {
                     let Some(m) = self.jobs.get_mut(&job.0) else { continue };
-                    if m.state == JobState::Running && cause != RequeueCause::JobFailure {
+                    // A preempted job's grace period is over: force it (its
+                    // executor may have adopted it after a restart, when
+                    // the stop that began the grace period was lost).
+                    let live = matches!(m.state, JobState::Running | JobState::Preempting);
+                    if live && cause != RequeueCause::JobFailure {
                         a.ops.push(ExecOp::Stop { job: job.0, run: m.run, grace: 0 });
                     }
                     m.state = JobState::Pending;
