@@ -12,7 +12,8 @@
 # directory (/tmp/agora-slurm), 6 nodes in two leaf switches (topology.conf,
 # so topology import is exercised), accounting off by default (faster CI),
 # a short SlurmdTimeout so that a killed slurmd is seen DOWN in seconds,
-# `url`, `revive-node` and `restart-ctld` helpers for the failure tests.
+# `url`, `revive-node`, `restart-ctld` and `stop-rest` helpers for the
+# failure tests.
 #
 # Usage (as root):
 #   slurm-local.sh install        # apt-get the packages (idempotent)
@@ -397,6 +398,7 @@ case "${1:-}" in
               kill -KILL "$(cat "$PIDS/slurmd-$2.pid")"; log "killed slurmd-$2" ;;
   revive-node) [ -n "${2:-}" ] || die "usage: revive-node nX"
               spawn "slurmd-$2" /usr/sbin/slurmd /usr/sbin/slurmd -D -N "$2" -f "$CONF" ;;
+  stop-rest) stop_many slurmrestd ;;            # "start" brings it back
   restart-ctld) stop_many slurmctld; spawn slurmctld /usr/sbin/slurmctld /usr/sbin/slurmctld -D -i -f "$CONF"
               wait_for slurmctld sh -c 'scontrol ping | grep -q UP' ;;
   reset) cmd_stop; rm -rf "$SL_DIR"; log "removed $SL_DIR" ;;

@@ -549,3 +549,26 @@ fn a_job_slurm_refuses_fails_with_slurms_reason() {
     assert!(log.contains("Slurm refused the job") && log.contains("artition"), "{log}");
     assert!(srv.sj(&s, id).is_empty());
 }
+
+#[test]
+fn while_slurmrestd_is_down_a_start_waits_and_is_submitted_once_when_it_is_back() {
+    let Some(s) = slurm() else { return };
+    let _g = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    s.quiesce();
+    let dir = tempdir("restdown");
+    let srv = Server::start(&s, &dir, None);
+    s.script(&["stop-rest"]);
+    let id = srv.submit(json!({"project": "train", "accelerators": 8, "command": "echo ran once"}));
+    // Agora decided; Slurm cannot be told: the run waits, nothing is lost.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(srv.job(id)["state"], "running");
+    let t0 = Instant::now();
+    s.script(&["start"]);
+    let j = srv.wait_state(id, "completed", Duration::from_secs(30));
+    eprintln!("FIGURE slurmrestd back to the waiting job completed: {:.1} s", t0.elapsed().as_secs_f64());
+    assert_eq!(j["exit_code"], 0);
+    assert_eq!(srv.sj(&s, id).len(), 1, "submitted exactly once");
+    assert!(srv.log(id, 1).contains("ran once"));
+    let log = std::fs::read_to_string(dir.join("server.log")).unwrap();
+    assert!(log.contains("unreachable"), "the outage is logged clearly: {log}");
+}
