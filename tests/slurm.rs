@@ -350,6 +350,13 @@ fn a_gang_runs_on_exactly_the_chosen_nodes_and_its_status_and_output_come_back()
         "FIGURE whole gang (submit, run, exit status back in Agora): {:.0} ms",
         t0.elapsed().as_secs_f64() * 1000.0
     );
+    // The executor's own figure: its POST to Slurm until it saw the job RUNNING.
+    let log = std::fs::read_to_string(dir.join("server.log")).unwrap();
+    let line = log.lines().find(|l| l.contains("running on Slurm") && l.contains(&format!("job={id} "))).unwrap();
+    eprintln!(
+        "FIGURE executor: Slurm submission to RUNNING: {}",
+        line.split("submit_to_running_ms=").nth(1).unwrap_or("?")
+    );
 
     // A half node shares it; a clean exit completes.
     let id = srv.submit(json!({"project": "train", "accelerators": 4, "command": "echo gpus $CUDA_VISIBLE_DEVICES"}));

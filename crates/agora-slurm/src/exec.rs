@@ -7,7 +7,10 @@
 //! `CUDA_VISIBLE_DEVICES`), in `<workdir>`, with `AGORA_JOB_ID`,
 //! `AGORA_RUN`, `AGORA_CHECKPOINT_DIR` (`<workdir>/checkpoints/<job>`, the
 //! same for every run so a restart resumes) and `AGORA_ACCELERATORS`, its
-//! output in `<workdir>/logs/<job>.<run>.out`.
+//! output in `<workdir>/logs/<job>.<run>.out`. Slurm picks which GPUs of a
+//! node a job gets (`CUDA_VISIBLE_DEVICES`); for whole nodes they are the
+//! core's, for part of a node the count is the core's and the indices
+//! Slurm's (`AGORA_ACCELERATORS` has the core's).
 //!
 //! Links both ways: the Slurm job is named `agora-<job>.<run>` and its
 //! comment is `agora job=<job> run=<run> gen=<g> inst=<i>` (`g` counts
