@@ -4,9 +4,22 @@ use agora_core::thousands;
 pub struct Args {
     /// A preset name or a cluster TOML file; without it, list the presets.
     spec: Option<String>,
+    /// Read the topology from a Slurm cluster's slurmrestd (http://host:port)
+    /// and print it as a cluster file (`agora serve --cluster FILE` reads it).
+    #[arg(long, conflicts_with = "spec")]
+    from_slurm: Option<String>,
+    #[command(flatten)]
+    slurm: super::slurm::Auth,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
+    if let Some(url) = &a.from_slurm {
+        let api = a.slurm.connect(url)?;
+        let t = a.slurm.import(api.as_ref(), "slurm")?;
+        outln!("# {} (imported from Slurm at {url}, API {})", t.summary(), api.version());
+        outln!("{}", agora_slurm::topology::to_toml(&t));
+        return Ok(());
+    }
     match a.spec {
         None => {
             for (name, about) in agora_config::PRESETS {

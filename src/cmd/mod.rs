@@ -14,6 +14,7 @@ pub mod fed;
 pub mod serve;
 pub mod sim;
 pub mod site;
+pub mod slurm;
 
 use agora_config::SiteConfig;
 use std::path::PathBuf;

@@ -15,14 +15,16 @@ pub struct Args {
     /// Where the journal lives: a directory (SQLite; default: the data directory).
     #[arg(long)]
     store: Option<String>,
-    /// A cluster preset or file (see `agora cluster`).
-    #[arg(long, default_value = "gigafactory-100k-hgx")]
-    cluster: String,
+    /// A cluster preset or file (see `agora cluster`); default
+    /// gigafactory-100k-hgx, or with `--executor slurm` the Slurm cluster's own.
+    #[arg(long)]
+    cluster: Option<String>,
     /// A site file (tenants and scheduler settings); default: the example gigafactory.
     #[arg(long)]
     site: Option<PathBuf>,
-    /// `virtual` (a simulated site: jobs run for their declared duration) or
-    /// `local` (runs each job's command on this machine).
+    /// `virtual` (a simulated site: jobs run for their declared duration),
+    /// `local` (runs each job's command on this machine) or `slurm` (a
+    /// Slurm cluster runs them: see --slurm-url).
     #[arg(long, default_value = "virtual")]
     executor: String,
     /// Site time runs this many times faster than the wall clock.
@@ -54,6 +56,24 @@ pub struct Args {
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     body_limit: usize,
+    /// slurmrestd's URL (http://host:port), for `--executor slurm`.
+    #[arg(long)]
+    slurm_url: Option<String>,
+    #[command(flatten)]
+    slurm: super::slurm::Auth,
+    /// Slurm partition to submit to (default: Slurm's default partition).
+    #[arg(long)]
+    slurm_partition: Option<String>,
+    /// Signal that starts a stop's grace period (preemption, cancel).
+    #[arg(long, default_value = "SIGTERM")]
+    slurm_signal: String,
+    /// Jobs' working directory (logs/, checkpoints/ below it), the same
+    /// path on every Slurm node; default: <data>/slurm.
+    #[arg(long)]
+    slurm_workdir: Option<PathBuf>,
+    /// Seconds between reads of Slurm's jobs and nodes.
+    #[arg(long, default_value_t = 0.5)]
+    slurm_poll: f64,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
@@ -72,12 +92,36 @@ pub fn run(a: Args) -> anyhow::Result<()> {
     if a.fail_every.is_some_and(|f| !(f.is_finite() && f > 0.0)) {
         anyhow::bail!("--fail-every must be a positive number of seconds");
     }
-    let executor = match a.executor.as_str() {
-        "virtual" => agora_server::ExecutorKind::Virtual,
-        "local" => agora_server::ExecutorKind::Local,
-        e => anyhow::bail!("--executor `{e}`: use virtual or local"),
+    let (executor, slurm) = match a.executor.as_str() {
+        "virtual" => (agora_server::ExecutorKind::Virtual, None),
+        "local" => (agora_server::ExecutorKind::Local, None),
+        "slurm" => {
+            let url = a.slurm_url.as_deref().context("--executor slurm needs --slurm-url http://host:port")?;
+            if a.time_scale != 1.0 || a.fail_every.is_some() {
+                anyhow::bail!("--time-scale and --fail-every are for the virtual executor, not Slurm");
+            }
+            if !(a.slurm_poll.is_finite() && a.slurm_poll >= 0.05 && a.slurm_poll <= 60.0) {
+                anyhow::bail!("--slurm-poll must be between 0.05 and 60 seconds");
+            }
+            (agora_server::ExecutorKind::Virtual, Some(a.slurm.connect(url)?))
+        }
+        e => anyhow::bail!("--executor `{e}`: use virtual, local or slurm"),
     };
-    let topo = agora_config::cluster(&a.cluster)?;
+    let topo = match (&a.cluster, &slurm) {
+        (Some(c), _) => agora_config::cluster(c)?,
+        (None, Some(api)) => a.slurm.import(api.as_ref(), "slurm")?,
+        (None, None) => agora_config::cluster("gigafactory-100k-hgx")?,
+    };
+    if let Some(api) = &slurm {
+        let known: std::collections::HashSet<String> =
+            api.nodes().context("reading Slurm's nodes")?.into_iter().map(|n| n.name).collect();
+        if let Some(n) = topo.nodes.iter().find(|n| !known.contains(&n.name)) {
+            anyhow::bail!(
+                "node {} of the cluster is not a Slurm node; import the topology with `agora cluster --from-slurm`",
+                n.name
+            );
+        }
+    }
     let site = super::site_or_default(&a.site)?;
     {
         use std::io::IsTerminal;
@@ -102,9 +146,26 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         demo: a.demo,
         snapshot_every: a.snapshot_every,
     };
+    // This Agora's mark on its Slurm jobs, kept beside its journal.
+    let instance = if slurm.is_some() { super::slurm::instance(&a.data)? } else { String::new() };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     rt.block_on(async move {
-        let running = agora_server::start(topo, site.entitlements, site.scheduler, cfg).await?;
+        let make = slurm.map(|api| {
+            let mut c = agora_slurm::exec::Config::new(
+                a.slurm_workdir.clone().unwrap_or_else(|| a.data.join("slurm")),
+                instance.clone(),
+            );
+            c.partition = a.slurm_partition.clone();
+            c.signal = a.slurm_signal.clone();
+            c.poll = Duration::from_secs_f64(a.slurm_poll);
+            if c.workdir.is_relative() {
+                c.workdir = std::env::current_dir().unwrap_or_default().join(&c.workdir);
+            }
+            let f: agora_server::ExecutorFactory =
+                Box::new(move |topo, rep| Box::new(agora_slurm::exec::SlurmExecutor::spawn(api, topo, rep, c)));
+            f
+        });
+        let running = agora_server::start_with(topo, site.entitlements, site.scheduler, cfg, make).await?;
         println!("agora serve: listening on http://{}", running.addr);
         match running.snapshot {
             Some(seq) => println!(

@@ -70,7 +70,13 @@ pub enum Effect {
 #[derive(Clone, Debug)]
 pub enum ExecOp {
     Start(Launch),
-    Stop { job: u64, run: u32, grace: u64 },
+    Stop {
+        job: u64,
+        run: u32,
+        grace: u64,
+    },
+    /// The same run, relaunched on a new node list (a spare replaced a failed node).
+    Relaunch(Launch),
 }
 
 /// Everything an executor needs to run one run of a job.
@@ -633,6 +639,9 @@ impl Engine {
                         topo.nodes[spare.idx()].name
                     );
                     let allocation = self.allocation(job.0);
+                    if let Some(m) = self.jobs.get(&job.0) {
+                        a.ops.push(ExecOp::Relaunch(self.launch(job.0, m)));
+                    }
                     a.effects.push(Effect::Started { job: job.0, time: now, allocation, accels: 0 });
                     a.effects.push(Effect::State {
                         job: job.0,
@@ -644,7 +653,11 @@ impl Engine {
                 }
                 Decision::Requeue { job, cause, lost, .. } => {
                     let Some(m) = self.jobs.get_mut(&job.0) else { continue };
-                    if m.state == JobState::Running && cause != RequeueCause::JobFailure {
+                    // A preempted job's grace period is over: force it (its
+                    // executor may have adopted it after a restart, when
+                    // the stop that began the grace period was lost).
+                    let live = matches!(m.state, JobState::Running | JobState::Preempting);
+                    if live && cause != RequeueCause::JobFailure {
                         a.ops.push(ExecOp::Stop { job: job.0, run: m.run, grace: 0 });
                     }
                     m.state = JobState::Pending;

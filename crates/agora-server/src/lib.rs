@@ -95,12 +95,27 @@ impl Running {
     }
 }
 
+/// Builds an executor other than the built-in ones (e.g. `agora-slurm`'s)
+/// from the site's topology and the channel its reports go to.
+pub type ExecutorFactory = Box<dyn FnOnce(&Topology, exec::Reporter) -> Box<dyn exec::Executor> + Send>;
+
 /// Rebuild the state from the journal, then serve.
 pub async fn start(
     topo: Topology,
     ents: Entitlements,
     sched: agora_core::Config,
     cfg: ServeConfig,
+) -> Result<Running, ServeError> {
+    start_with(topo, ents, sched, cfg, None).await
+}
+
+/// `start`, with the executor `make` builds instead of `cfg.executor`'s.
+pub async fn start_with(
+    topo: Topology,
+    ents: Entitlements,
+    sched: agora_core::Config,
+    cfg: ServeConfig,
+    make: Option<ExecutorFactory>,
 ) -> Result<Running, ServeError> {
     let store = cfg.store.clone();
     let mut journal = tokio::task::spawn_blocking(move || agora_store::open(&store)).await.expect("open")?;
@@ -173,9 +188,12 @@ pub async fn start(
     view.ready = true;
 
     let (rep_tx, rep_rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut executor: Box<dyn exec::Executor> = match cfg.executor {
-        ExecutorKind::Virtual => Box::new(exec::virt::Virtual::new(clock, rep_tx.clone())),
-        ExecutorKind::Local => Box::new(exec::local::Local::new(clock, cfg.data_dir.join("logs"), rep_tx.clone())),
+    let mut executor: Box<dyn exec::Executor> = match (make, cfg.executor) {
+        (Some(make), _) => make(engine.topo(), rep_tx.clone()),
+        (None, ExecutorKind::Virtual) => Box::new(exec::virt::Virtual::new(clock, rep_tx.clone())),
+        (None, ExecutorKind::Local) => {
+            Box::new(exec::local::Local::new(clock, cfg.data_dir.join("logs"), rep_tx.clone()))
+        }
     };
     for l in engine.running() {
         executor.adopt(l);

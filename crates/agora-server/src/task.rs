@@ -274,6 +274,7 @@ impl Task {
             match op {
                 ExecOp::Start(l) => self.executor.start(l),
                 ExecOp::Stop { job, run, grace } => self.executor.stop(job, run, grace),
+                ExecOp::Relaunch(l) => self.executor.relaunch(l),
             }
         }
     }

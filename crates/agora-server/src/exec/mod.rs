@@ -1,7 +1,8 @@
 //! Executors: the small trait between the scheduler task and the world.
 //! The task tells an executor to start a run on a placement or stop it with
 //! a grace period; what happens comes back as `Report`s on a channel and
-//! becomes journaled inputs. A Slurm executor would implement the same trait.
+//! becomes journaled inputs. The Slurm executor (crate `agora-slurm`)
+//! implements the same trait; `crate::start_with` takes any executor.
 
 pub mod local;
 pub mod virt;
@@ -36,4 +37,8 @@ pub trait Executor: Send {
     }
     /// Stop a run: ask it to leave (SIGTERM), force it after `grace` seconds.
     fn stop(&mut self, job: u64, run: u32, grace: u64);
+    /// The core replaced a failed node of a running gang by a spare: the
+    /// same run goes on, on `launch.allocation`. Executors that do not
+    /// place processes on nodes ignore it.
+    fn relaunch(&mut self, _launch: Launch) {}
 }
