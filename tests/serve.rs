@@ -809,6 +809,13 @@ fn the_cli_submits_lists_explains_and_cancels_with_url_and_token_from_the_enviro
         let (ok, out, err) = cli(args);
         assert!(ok && !out.is_empty(), "{args:?}: {err}");
     }
+    let (ok, out, err) = cli(&["cluster", "--live"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("philly: ") && out.contains("of 2,330 accelerators free") || out.contains("of 2330"),
+        "{out}"
+    );
+    assert!(out.lines().nth(1).is_some_and(|l| l.starts_with("POD")), "{out}");
     let (ok, out, err) = cli(&["tokens", "--create", "alice", "--role", "member", "--scope", "ocean-emulator"]);
     assert!(ok, "{err}");
     let token = out.lines().last().unwrap().trim().to_string();

@@ -10,9 +10,19 @@ pub struct Args {
     from_slurm: Option<String>,
     #[command(flatten)]
     slurm: super::slurm::Auth,
+    /// The live site from a running `agora serve` instead (capacity, free
+    /// accelerators per pod, stranded capacity, failed nodes); the server
+    /// and token come from --url/--token, the environment or `agora login`.
+    #[arg(long, conflicts_with_all = ["spec", "from_slurm"])]
+    live: bool,
+    #[command(flatten)]
+    conn: super::client::Conn,
 }
 
 pub fn run(a: Args) -> anyhow::Result<()> {
+    if a.live {
+        return super::client::run(super::client::Command::Status { conn: a.conn });
+    }
     if let Some(url) = &a.from_slurm {
         let api = a.slurm.connect(url)?;
         let t = a.slurm.import(api.as_ref(), "slurm")?;
