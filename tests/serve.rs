@@ -809,6 +809,21 @@ fn the_cli_submits_lists_explains_and_cancels_with_url_and_token_from_the_enviro
         let (ok, out, err) = cli(args);
         assert!(ok && !out.is_empty(), "{args:?}: {err}");
     }
+    // A reader that is gone before the answer comes (`agora tenants | true`)
+    // ends the command quietly, for every output path.
+    for args in [&["tenants"][..], &["jobs", "-o", "json"], &["usage", "--csv"], &["cluster", "--live"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_agora"))
+            .args(args)
+            .args(["--url", &s.url, "--token", s.token.as_deref().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success() && !err.contains("panicked"), "{args:?}: {err}");
+    }
     let (ok, out, err) = cli(&["cluster", "--live"]);
     assert!(ok, "{err}");
     assert!(

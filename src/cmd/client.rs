@@ -227,15 +227,15 @@ impl Client {
 }
 
 fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    outln!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
 fn jobs_table(jobs: &[agora_api::Job]) {
-    println!("{:>8}  {:<20} {:<28} {:<10} {:<10} {:>6}  NODES", "JOBID", "NAME", "PROJECT", "USER", "STATE", "ACCEL");
+    outln!("{:>8}  {:<20} {:<28} {:<10} {:<10} {:>6}  NODES", "JOBID", "NAME", "PROJECT", "USER", "STATE", "ACCEL");
     for j in jobs {
         let nodes: Vec<&str> = j.allocation.iter().map(|a| a.node.as_str()).collect();
-        println!(
+        outln!(
             "{:>8}  {:<20} {:<28} {:<10} {:<10} {:>6}  {}",
             j.id,
             trunc(&j.name, 20),
@@ -311,7 +311,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 return print_json(&resp);
             }
             let ids: Vec<String> = resp.jobs.iter().map(|j| j.to_string()).collect();
-            println!("{} job {}", if resp.replayed { "already submitted:" } else { "submitted" }, ids.join(" "));
+            outln!("{} job {}", if resp.replayed { "already submitted:" } else { "submitted" }, ids.join(" "));
         }
         Command::Jobs { conn, state, project, user, limit, cursor, watch } => {
             let c = Client::new(conn)?;
@@ -328,14 +328,14 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 let page: agora_api::JobPage = c.get(&q)?;
                 if !c.json() {
                     jobs_table(&page.jobs);
-                    println!("-- following events (Ctrl-C to stop)");
+                    outln!("-- following events (Ctrl-C to stop)");
                 }
                 let json = c.json();
                 return c.watch(&wq, |e| {
                     if json {
-                        println!("{}", serde_json::to_string(&e).unwrap_or_default());
+                        outln!("{}", serde_json::to_string(&e).unwrap_or_default());
                     } else {
-                        println!("{}  {:>8}  {:<12} {}", utc(e.time), e.job, e.kind, e.detail);
+                        outln!("{}  {:>8}  {:<12} {}", utc(e.time), e.job, e.kind, e.detail);
                     }
                     true
                 });
@@ -346,7 +346,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             }
             jobs_table(&page.jobs);
             if let Some(n) = page.next_cursor {
-                println!("(more: --cursor {n})");
+                outln!("(more: --cursor {n})");
             }
         }
         Command::Job { conn, id } => {
@@ -366,10 +366,10 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             if c.json() {
                 return print_json(&w);
             }
-            println!("job {id} ({}): {}", w.state.name(), w.reason);
+            outln!("job {id} ({}): {}", w.state.name(), w.reason);
             if let Some(t) = w.estimated_start {
                 let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
-                println!("expected to start in {}", agora_core::human_duration(t.saturating_sub(now)));
+                outln!("expected to start in {}", agora_core::human_duration(t.saturating_sub(now)));
             }
         }
         Command::Events { conn, id, watch } => {
@@ -377,9 +377,9 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             let ev: Vec<agora_api::JobEvent> = c.get(&format!("/v1/jobs/{id}/events"))?;
             let show = |e: &agora_api::JobEvent| {
                 if c.json() && watch {
-                    println!("{}", serde_json::to_string(e).unwrap_or_default());
+                    outln!("{}", serde_json::to_string(e).unwrap_or_default());
                 } else {
-                    println!("{}  {:<12} {}", utc(e.time), e.kind, e.detail);
+                    outln!("{}  {:<12} {}", utc(e.time), e.kind, e.detail);
                 }
             };
             if c.json() && !watch {
@@ -406,7 +406,8 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
         Command::Log { conn, id } => {
             let c = Client::new(conn)?;
             let r = c.done(c.req("GET", &format!("/v1/jobs/{id}/log"))?.call())?;
-            print!("{}", r.into_string()?);
+            let text = r.into_string()?;
+            outln!("{}", text.strip_suffix('\n').unwrap_or(&text));
         }
         Command::Status { conn } => {
             let c = Client::new(conn)?;
@@ -414,7 +415,7 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             if c.json() {
                 return print_json(&cl);
             }
-            println!(
+            outln!(
                 "{}: {} of {} accelerators free ({} stranded); {} running, {} pending; {} failed nodes",
                 cl.name,
                 cl.free,
@@ -424,9 +425,9 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                 cl.pending,
                 cl.failed_nodes.len()
             );
-            println!("{:<16} {:>10} {:>10}", "POD", "CAPACITY", "FREE");
+            outln!("{:<16} {:>10} {:>10}", "POD", "CAPACITY", "FREE");
             for p in &cl.pods {
-                println!("{:<16} {:>10} {:>10}", p.name, p.capacity, p.free);
+                outln!("{:<16} {:>10} {:>10}", p.name, p.capacity, p.free);
             }
         }
         Command::Usage { conn, by, from, to, csv } => {
@@ -440,16 +441,17 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             }
             if csv {
                 let r = c.done(c.req("GET", &format!("{q}&format=csv"))?.call())?;
-                print!("{}", r.into_string()?);
+                let text = r.into_string()?;
+                outln!("{}", text.strip_suffix('\n').unwrap_or(&text));
                 return Ok(());
             }
             let rows: Vec<agora_api::UsageRow> = c.get(&q)?;
             if c.json() {
                 return print_json(&rows);
             }
-            println!("{:<48} {:>14} {:>8}", by.to_uppercase(), "ACCEL-HOURS", "JOBS");
+            outln!("{:<48} {:>14} {:>8}", by.to_uppercase(), "ACCEL-HOURS", "JOBS");
             for r in rows {
-                println!("{:<48} {:>14.3} {:>8}", r.key, r.accelerator_hours, r.jobs);
+                outln!("{:<48} {:>14.3} {:>8}", r.key, r.accelerator_hours, r.jobs);
             }
         }
         Command::Tenants { conn } => {
@@ -458,11 +460,15 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
             if c.json() {
                 return print_json(&ts);
             }
-            println!("{:<56} {:<13} {:>12} {:>10} {:>12}", "TENANT", "LEVEL", "ENTITLEMENT", "ALLOCATED", "USAGE-H");
+            outln!("{:<56} {:<13} {:>12} {:>10} {:>12}", "TENANT", "LEVEL", "ENTITLEMENT", "ALLOCATED", "USAGE-H");
             for t in ts {
-                println!(
+                outln!(
                     "{:<56} {:<13} {:>12.1} {:>10} {:>12.1}",
-                    t.path, t.level, t.entitlement, t.allocated, t.usage_hours
+                    t.path,
+                    t.level,
+                    t.entitlement,
+                    t.allocated,
+                    t.usage_hours
                 );
             }
         }
@@ -479,16 +485,16 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
                     if c.json() {
                         return print_json(&t);
                     }
-                    println!("token for {} ({} of `{}`), shown once:\n{}", t.user, t.role.name(), t.scope, t.token);
+                    outln!("token for {} ({} of `{}`), shown once:\n{}", t.user, t.role.name(), t.scope, t.token);
                 }
                 None => {
                     let ts: Vec<agora_api::TokenInfo> = c.get("/v1/tokens")?;
                     if c.json() {
                         return print_json(&ts);
                     }
-                    println!("{:<14} {:<16} {:<18} SCOPE", "ID", "USER", "ROLE");
+                    outln!("{:<14} {:<16} {:<18} SCOPE", "ID", "USER", "ROLE");
                     for t in ts {
-                        println!("{:<14} {:<16} {:<18} {}", t.id, t.user, t.role.name(), t.scope);
+                        outln!("{:<14} {:<16} {:<18} {}", t.id, t.user, t.role.name(), t.scope);
                     }
                 }
             }
@@ -577,19 +583,19 @@ fn login(conn: Conn) -> anyhow::Result<()> {
     let scope = tenants.first().map_or("(nothing)".to_string(), |t| t.path.clone());
     let cfg = super::config::ClientConfig { url: Some(c.url.clone()), token: Some(token) };
     let path = super::config::save(&cfg)?;
-    println!("logged in to {}; this token sees {scope} ({} tenants)", c.url, tenants.len());
-    println!("saved to {}", path.display());
+    outln!("logged in to {}; this token sees {scope} ({} tenants)", c.url, tenants.len());
+    outln!("saved to {}", path.display());
     Ok(())
 }
 
 fn logout() -> anyhow::Result<()> {
     let mut cfg = super::config::load()?;
     if cfg.token.take().is_none() {
-        println!("not logged in");
+        outln!("not logged in");
         return Ok(());
     }
     let path = super::config::save(&cfg)?;
-    println!("token removed from {}", path.display());
+    outln!("token removed from {}", path.display());
     Ok(())
 }
 
@@ -603,6 +609,6 @@ fn act(conn: Conn, id: u64, what: &str) -> anyhow::Result<()> {
     if c.json() {
         return print_json(&j);
     }
-    println!("job {id}: {}", j.state.name());
+    outln!("job {id}: {}", j.state.name());
     Ok(())
 }
