@@ -117,13 +117,22 @@ impl Scheduler {
             return bad("tenant tables");
         }
         let slot_ok = |s: u32| (s as usize) < slots && self.jobs[s as usize].is_some();
-        if self.by_id.values().any(|s| !slot_ok(*s))
-            || self.queues.iter().flatten().any(|k| !slot_ok(k.3))
-            || self.by_end.iter().chain(&self.grace).any(|(_, s)| !slot_ok(*s))
-            || self.claimants.iter().chain(&self.restarts).any(|s| !slot_ok(*s))
-            || self.free_slots.iter().any(|s| (*s as usize) >= slots || self.jobs[*s as usize].is_some())
-        {
-            return bad("job index");
+        if self.by_id.values().any(|s| !slot_ok(*s)) {
+            return bad("job index (by id)");
+        }
+        if self.queues.iter().flatten().any(|k| !slot_ok(k.3)) {
+            return bad("job index (queues)");
+        }
+        if self.by_end.iter().chain(&self.grace).any(|(_, s)| !slot_ok(*s)) {
+            return bad("job index (ends)");
+        }
+        // These may name slots whose job has left since (the cycle skips
+        // them), but never past the slab.
+        if self.claimants.iter().chain(&self.restarts).any(|s| *s as usize >= slots) {
+            return bad("job index (claimants, restarts)");
+        }
+        if self.free_slots.iter().any(|s| (*s as usize) >= slots || self.jobs[*s as usize].is_some()) {
+            return bad("job index (free slots)");
         }
         for j in self.jobs.iter().flatten() {
             if !self.ents.is_leaf(j.spec.tenant) || j.slots.iter().chain(&[]).any(|x| x.node.idx() >= nodes) {
