@@ -143,6 +143,7 @@ write_config() {
 AccountingStorageHost=localhost
 AccountingStoragePort=$SL_DBD_PORT
 AccountingStorageTRES=gres/gpu
+AccountingStoreFlags=job_comment
 AccountingStorageEnforce=associations,limits,qos
 JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=30"

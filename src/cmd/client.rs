@@ -119,7 +119,7 @@ pub enum Command {
     Usage {
         #[command(flatten)]
         conn: Conn,
-        /// funder, programme, organisation, project or user.
+        /// funder, programme, organisation, project, user or job.
         #[arg(long, default_value = "project")]
         by: String,
         /// Start of the period: a date (2026-12-01), a UTC time (2026-12-01T08:00) or Unix seconds.
