@@ -664,7 +664,10 @@ fn usage_reconciles_with_slurm_accounting_and_plain_sbatch_jobs_are_reported_out
         "{t}"
     );
     let outside = r["outside"].as_array().unwrap();
-    let o = outside.iter().find(|o| o["slurm_job"].to_string() == plain).unwrap_or_else(|| panic!("{r:#}"));
+    let o = outside
+        .iter()
+        .find(|o| o["slurm_job"].as_u64().map(|v| v.to_string()).as_deref() == Some(plain.as_str()))
+        .unwrap_or_else(|| panic!("{r:#}"));
     assert_eq!(o["why"], "not tagged by Agora");
     assert_eq!((o["accelerators"].as_u64(), o["name"].as_str()), (Some(2), Some("wrap")));
     assert!(o["accelerator_seconds"].as_f64().unwrap() >= 6.0, "{o}");

@@ -186,8 +186,11 @@ pub enum SlurmWhat {
         #[arg(long, value_parser = parse_when)]
         to: Option<u64>,
         /// Allowed difference per Slurm job (run), in seconds of each of its
-        /// accelerators: Agora sees a start or an end up to a poll late.
-        #[arg(long, default_value_t = 5)]
+        /// accelerators. Agora counts a run from its placement, Slurm from
+        /// its start: a job on a given node list may wait for Slurm's
+        /// backfill pass (bf_interval, 5 s in scripts/slurm-local.sh), and
+        /// Agora sees the end a poll late.
+        #[arg(long, default_value_t = 10)]
         tolerance: u64,
         /// This Agora's instance id (`<data>/slurm-instance` of `agora serve`):
         /// tagged jobs of another Agora on the same Slurm count as outside.

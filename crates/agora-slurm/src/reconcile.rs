@@ -13,10 +13,12 @@
 //! is the sum of its Slurm jobs'. Everything else (plain `sbatch` jobs,
 //! another Agora instance's jobs) is reported apart, as outside Agora.
 //!
-//! Agora counts a run from the moment it sees it start until it sees it
-//! end, Slurm from its own start to end: the two differ by the executor's
-//! polling and Slurm's scheduling latency, a few seconds per run. The
-//! tolerance is therefore per Slurm job: `tolerance_s × its accelerators`.
+//! Agora counts a run from its placement (the accelerators are the job's
+//! from then) until it sees it end, Slurm from its own start to end: the
+//! two differ by Slurm's scheduling latency (a job on a given node list
+//! may wait for a backfill pass) and the executor's polling, a few seconds
+//! per run, Agora's figure the larger. The tolerance is therefore per Slurm
+//! job: `tolerance_s × its accelerators`.
 
 use crate::exec::Tag;
 use crate::AccountedJob;
