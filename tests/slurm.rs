@@ -673,6 +673,33 @@ fn usage_reconciles_with_slurm_accounting_and_plain_sbatch_jobs_are_reported_out
     assert!(o["accelerator_seconds"].as_f64().unwrap() >= 6.0, "{o}");
     // The table says the same for people.
     let table = srv.cli(&args);
+    eprintln!("{table}");
     assert!(table.contains("2 matched, 0 differ, 0 only in Agora, 0 only in Slurm"), "{table}");
     assert!(table.contains(&format!("{plain:>10}  wrap")), "{table}");
+
+    // A slurmrestd without the accounting plugin (what a site without
+    // slurmdbd runs): a clear error, no table.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut rest = Command::new("setpriv")
+        .args(["--reuid=slurmrestd", "--regid=slurmrestd", "--init-groups", "/usr/sbin/slurmrestd"])
+        .args(["-a", "rest_auth/jwt", "-s", "openapi/v0.0.38", &format!("127.0.0.1:{port}")])
+        .env("SLURM_JWT", "daemon")
+        .env("SLURM_CONF", s.dir.join("etc/slurm.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let bare = format!("http://127.0.0.1:{port}");
+    wait("a second slurmrestd", Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    let o = Command::new(env!("CARGO_BIN_EXE_agora"))
+        .args(["slurm", "reconcile", "--slurm-url", &bare, "--slurm-token", &s.token])
+        .env("AGORA_URL", &srv.url)
+        .env("AGORA_TOKEN", &srv.token)
+        .output()
+        .unwrap();
+    let _ = rest.kill();
+    let _ = rest.wait();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && o.stdout.is_empty(), "{err}");
+    assert!(err.contains("Slurm accounting (slurmdbd) is not enabled"), "{err}");
 }
