@@ -153,9 +153,8 @@ impl DbJob {
             .tres
             .allocated
             .iter()
-            .filter(|t| t.kind.as_deref() == Some("gres") && t.name.as_deref().is_some_and(|n| n.starts_with("gpu")))
             // `gres/gpu` is the total; typed entries (`gres/gpu:h100`) repeat it.
-            .filter(|t| t.name.as_deref() == Some("gpu"))
+            .filter(|t| t.kind.as_deref() == Some("gres") && t.name.as_deref() == Some("gpu"))
             .map(|t| t.count.unwrap_or(0).max(0) as u32)
             .sum();
         let state = self.state.current.clone().unwrap_or_default();
@@ -402,10 +401,7 @@ pub fn db_answer(url: &str, what: &str, status: u16, text: &str) -> Result<Vec<A
     if status < 400 && env.errors.iter().all(nothing) {
         return Ok(env.jobs.iter().map(DbJob::neutral).collect());
     }
-    let off = env.errors.iter().any(|e| {
-        let t = e.text();
-        t.contains("accounting_storage/none") || t.contains("slurmdbd") && t.contains("not")
-    });
+    let off = env.errors.iter().any(|e| e.text().contains("accounting_storage/none"));
     if off {
         let detail = env.errors.iter().map(ApiError::text).collect::<Vec<_>>().join("; ");
         return Err(SlurmError::NoAccounting { url: url.into(), detail });
