@@ -10,7 +10,8 @@
 # this project's engineers; no separate licence stated), copied here so the
 # repository needs nothing beside it. Changes for Agora's tests: its own
 # directory (/tmp/agora-slurm), 6 nodes in two leaf switches (topology.conf,
-# so topology import is exercised), accounting off by default (faster CI),
+# so topology import is exercised), accounting off by default (.ci/run turns it on),
+# job comments kept in accounting (AccountingStoreFlags=job_comment),
 # a short SlurmdTimeout so that a killed slurmd is seen DOWN in seconds,
 # `url`, `revive-node`, `restart-ctld` and `stop-rest` helpers for the
 # failure tests.
@@ -36,7 +37,9 @@ SL_CPUS=${SL_CPUS:-16}                      # advertised CPUs per node (even num
 SL_MEM=${SL_MEM:-64000}                     # advertised MB per node (not checked vs real)
 SL_CTLD_PORT=${SL_CTLD_PORT:-16817}
 SL_SLURMD_PORT_BASE=${SL_SLURMD_PORT_BASE:-17001}   # node i listens on base+i-1
-SL_ACCOUNTING=${SL_ACCOUNTING:-0}           # 1 = slurmdbd + MariaDB (sacct, sacctmgr, quotas); 0 = none
+# 1 = slurmdbd + MariaDB (sacct, sacctmgr, quotas, job comments kept); 0 = none.
+# Unset: what $SL_DIR was started with (so "start" again never drops accounting).
+SL_ACCOUNTING=${SL_ACCOUNTING:-$([ -e "$SL_DIR/etc/slurmdbd.conf" ] && echo 1 || echo 0)}
 SL_DBD_PORT=${SL_DBD_PORT:-16819}
 SL_MYSQL_PORT=${SL_MYSQL_PORT:-13306}
 SL_REST=${SL_REST:-1}                       # 1 = start slurmrestd
@@ -143,6 +146,7 @@ write_config() {
 AccountingStorageHost=localhost
 AccountingStoragePort=$SL_DBD_PORT
 AccountingStorageTRES=gres/gpu
+AccountingStoreFlags=job_comment
 AccountingStorageEnforce=associations,limits,qos
 JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=30"
@@ -272,7 +276,7 @@ rest_ok() { curl -sf -o /dev/null -H "X-SLURM-USER-NAME: root" -H "X-SLURM-USER-
 
 cmd_start() {
   need_root
-  command -v slurmctld >/dev/null || cmd_install
+  command -v slurmctld >/dev/null && { [ "$SL_ACCOUNTING" != 1 ] || { command -v slurmdbd && command -v mariadbd; } >/dev/null; } || cmd_install
   local T0 t0; T0=$(now)
   write_config
   start_munge

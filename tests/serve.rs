@@ -705,6 +705,17 @@ fn holds_dependencies_arrays_and_why_follow_the_job_through_its_life() {
     let (st, csv) = api.get("/v1/usage?by=user&format=csv");
     assert_eq!(st, 200);
     assert!(csv.as_str().unwrap().starts_with("user,accelerator_hours,jobs\nadmin,"), "{csv}");
+    // Per job (what `agora slurm reconcile` compares): one row per
+    // charged job, keyed by its id.
+    let (_, by_job) = api.get("/v1/usage?by=job");
+    let rows = by_job.as_array().unwrap();
+    assert!(!rows.is_empty(), "{by_job}");
+    for r in rows {
+        let id: u64 = r["key"].as_str().unwrap().parse().unwrap_or_else(|_| panic!("{r}"));
+        assert_eq!(api.get(&format!("/v1/jobs/{id}")).1["id"], id, "{r}");
+        assert_eq!(r["jobs"], 1, "{r}");
+        assert!(r["accelerator_hours"].as_f64().unwrap() > 0.0, "{r}");
+    }
     drop(s);
     let _ = std::fs::remove_dir_all(&d);
 }

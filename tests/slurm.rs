@@ -579,3 +579,127 @@ fn while_slurmrestd_is_down_a_start_waits_and_is_submitted_once_when_it_is_back(
     let log = std::fs::read_to_string(dir.join("server.log")).unwrap();
     assert!(log.contains("unreachable"), "the outage is logged clearly: {log}");
 }
+
+#[test]
+fn usage_reconciles_with_slurm_accounting_and_plain_sbatch_jobs_are_reported_outside_agora() {
+    let Some(s) = slurm() else { return };
+    let _g = CLUSTER.lock().unwrap_or_else(|e| e.into_inner());
+    let probe = ureq::get(&format!("{}/slurmdb/v0.0.38/jobs?job_name=none", s.url))
+        .set("X-SLURM-USER-NAME", "root")
+        .set("X-SLURM-USER-TOKEN", &s.token)
+        .call();
+    if let Err(ureq::Error::Status(404, _)) = probe {
+        assert!(
+            !std::env::var("CI").is_ok_and(|c| c == "true"),
+            "CI starts the Slurm cluster with SL_ACCOUNTING=1 (slurmdbd), but slurmrestd has no /slurmdb"
+        );
+        eprintln!("Slurm accounting (slurmdbd) is off on this cluster: start it with SL_ACCOUNTING=1");
+        return;
+    }
+    s.quiesce();
+    let dir = tempdir("accounting");
+    let srv = Server::start(&s, &dir, None);
+    // Jobs cancelled by quiesce end before the window opens.
+    std::thread::sleep(Duration::from_millis(1100));
+    let from = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let plain = s.tool("sbatch", &["--parsable", "-N1", "--gpus-per-node=2", "-o", "/dev/null", "--wrap", "sleep 3"]);
+    // Running before Agora places anything, so that Agora sees its node busy
+    // (else a run placed there waits in Slurm and is relaunched elsewhere:
+    // Agora counts from its placement, Slurm from the relaunch).
+    wait("the sbatch job running", Duration::from_secs(20), || {
+        s.tool("squeue", &["-h", "-j", &plain, "-o", "%T"]) == "RUNNING"
+    });
+    std::thread::sleep(Duration::from_millis(600));
+    let a =
+        srv.submit(json!({"project": "train", "nodes": 2, "per_node": 8, "time_limit": "5m", "command": "sleep 3"}));
+    let b = srv.submit(json!({"project": "train", "accelerators": 4, "time_limit": "5m", "command": "sleep 2"}));
+    srv.wait_state(a, "completed", Duration::from_secs(40));
+    srv.wait_state(b, "completed", Duration::from_secs(40));
+    let mut ids: Vec<String> = [a, b].iter().flat_map(|&j| srv.sj(&s, j)).map(|j| j["job_id"].to_string()).collect();
+    ids.push(plain.clone());
+    // slurmdbd gets a job's end from slurmctld a moment after it ends.
+    wait("slurmdbd to record the three jobs' ends", Duration::from_secs(30), || {
+        let out = s.tool("sacct", &["-n", "-X", "-P", "-o", "JobID,End", "-j", &ids.join(",")]);
+        out.lines().filter(|l| !l.ends_with("|Unknown") && l.contains('|')).count() == ids.len()
+    });
+    let to = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let inst = std::fs::read_to_string(dir.join("data/slurm-instance")).unwrap();
+    let (from_s, to_s) = (from.to_string(), to.to_string());
+    let args = [
+        "slurm",
+        "reconcile",
+        "--slurm-url",
+        &s.url,
+        "--slurm-token",
+        &s.token,
+        "--from",
+        &from_s,
+        "--to",
+        &to_s,
+        "--instance",
+        &inst,
+    ];
+    let r: Value = serde_json::from_str(&srv.cli(&[&args[..], &["-o", "json"]].concat())).unwrap();
+    let lines = r["jobs"].as_array().unwrap();
+    assert_eq!(lines.len(), 2, "{r:#}");
+    for (line, (id, accel)) in lines.iter().zip([(a, 16.0), (b, 4.0)]) {
+        assert_eq!(line["job"], id);
+        assert_eq!(line["verdict"], "matched", "{line}");
+        // One Slurm job per run, more if the executor relaunched it (a
+        // node taken by the sbatch job before Agora saw it busy).
+        assert!(!line["slurm_jobs"].as_array().unwrap().is_empty(), "{line}");
+        let (ag, sl) =
+            (line["agora_accelerator_seconds"].as_f64().unwrap(), line["slurm_accelerator_seconds"].as_f64().unwrap());
+        assert!(sl >= 2.0 * accel && ag >= 2.0 * accel, "both saw it run: {line}");
+        eprintln!(
+            "FIGURE reconcile job {id} ({accel} accelerators): Agora {ag:.1}, Slurm {sl:.1} accelerator-seconds, difference {:+.1} ({:+.2} s per accelerator)",
+            sl - ag,
+            (sl - ag) / accel
+        );
+    }
+    let t = &r["totals"];
+    assert_eq!(
+        (t["differs"].as_u64(), t["only_in_agora"].as_u64(), t["only_in_slurm"].as_u64()),
+        (Some(0), Some(0), Some(0)),
+        "{t}"
+    );
+    let outside = r["outside"].as_array().unwrap();
+    let o = outside
+        .iter()
+        .find(|o| o["slurm_job"].as_u64().map(|v| v.to_string()).as_deref() == Some(plain.as_str()))
+        .unwrap_or_else(|| panic!("{r:#}"));
+    assert_eq!(o["why"], "not tagged by Agora");
+    assert_eq!((o["accelerators"].as_u64(), o["name"].as_str()), (Some(2), Some("wrap")));
+    assert!(o["accelerator_seconds"].as_f64().unwrap() >= 6.0, "{o}");
+    // The table says the same for people.
+    let table = srv.cli(&args);
+    eprintln!("{table}");
+    assert!(table.contains("2 matched, 0 differ, 0 only in Agora, 0 only in Slurm"), "{table}");
+    assert!(table.contains(&format!("{plain:>10}  wrap")), "{table}");
+
+    // A slurmrestd without the accounting plugin (what a site without
+    // slurmdbd runs): a clear error, no table.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut rest = Command::new("setpriv")
+        .args(["--reuid=slurmrestd", "--regid=slurmrestd", "--init-groups", "/usr/sbin/slurmrestd"])
+        .args(["-a", "rest_auth/jwt", "-s", "openapi/v0.0.38", &format!("127.0.0.1:{port}")])
+        .env("SLURM_JWT", "daemon")
+        .env("SLURM_CONF", s.dir.join("etc/slurm.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let bare = format!("http://127.0.0.1:{port}");
+    wait("a second slurmrestd", Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    let o = Command::new(env!("CARGO_BIN_EXE_agora"))
+        .args(["slurm", "reconcile", "--slurm-url", &bare, "--slurm-token", &s.token])
+        .env("AGORA_URL", &srv.url)
+        .env("AGORA_TOKEN", &srv.token)
+        .output()
+        .unwrap();
+    let _ = rest.kill();
+    let _ = rest.wait();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && o.stdout.is_empty(), "{err}");
+    assert!(err.contains("Slurm accounting (slurmdbd) is not enabled"), "{err}");
+}

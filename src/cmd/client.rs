@@ -119,7 +119,7 @@ pub enum Command {
     Usage {
         #[command(flatten)]
         conn: Conn,
-        /// funder, programme, organisation, project or user.
+        /// funder, programme, organisation, project, user or job.
         #[arg(long, default_value = "project")]
         by: String,
         /// Start of the period: a date (2026-12-01), a UTC time (2026-12-01T08:00) or Unix seconds.
@@ -159,6 +159,44 @@ pub enum Command {
     },
     /// Forget the token kept by `agora login`.
     Logout,
+    /// Slurm: compare Agora's usage with Slurm's accounting.
+    Slurm {
+        #[command(subcommand)]
+        what: SlurmWhat,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum SlurmWhat {
+    /// Reconcile Agora's accelerator-seconds per job with what Slurm's
+    /// accounting (slurmdbd) recorded: matched, differing, only on one side,
+    /// and the Slurm jobs that did not come through Agora.
+    Reconcile {
+        #[command(flatten)]
+        conn: Conn,
+        /// slurmrestd, http://host:port.
+        #[arg(long)]
+        slurm_url: String,
+        #[command(flatten)]
+        auth: super::slurm::Auth,
+        /// Start of the period (as for `agora usage`) [default: all].
+        #[arg(long, value_parser = parse_when)]
+        from: Option<u64>,
+        /// End of the period [default: now].
+        #[arg(long, value_parser = parse_when)]
+        to: Option<u64>,
+        /// Allowed difference per Slurm job (run), in seconds of each of its
+        /// accelerators. Agora counts a run from its placement, Slurm from
+        /// its start: a job on a given node list may wait for Slurm's
+        /// backfill pass (bf_interval, 5 s in scripts/slurm-local.sh), and
+        /// Agora sees the end a poll late.
+        #[arg(long, default_value_t = 10)]
+        tolerance: u64,
+        /// This Agora's instance id (`<data>/slurm-instance` of `agora serve`):
+        /// tagged jobs of another Agora on the same Slurm count as outside.
+        #[arg(long)]
+        instance: Option<String>,
+    },
 }
 
 struct Client {
@@ -270,6 +308,9 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
     match cmd {
         Command::Login { conn } => login(conn)?,
         Command::Logout => logout()?,
+        Command::Slurm { what: SlurmWhat::Reconcile { conn, slurm_url, auth, from, to, tolerance, instance } } => {
+            reconcile(conn, &slurm_url, &auth, from, to, tolerance, instance)?
+        }
         Command::Submit { conn, file, project, accelerators, name, time, duration, command, idempotency_key } => {
             let c = Client::new(conn)?;
             let (ct, body) = match &file {
@@ -610,5 +651,90 @@ fn act(conn: Conn, id: u64, what: &str) -> anyhow::Result<()> {
         return print_json(&j);
     }
     outln!("job {id}: {}", j.state.name());
+    Ok(())
+}
+
+/// `agora slurm reconcile`: Agora's per-job usage (`/v1/usage?by=job`)
+/// against slurmdbd's records (see agora_slurm::reconcile).
+fn reconcile(
+    conn: Conn,
+    slurm_url: &str,
+    auth: &super::slurm::Auth,
+    from: Option<u64>,
+    to: Option<u64>,
+    tolerance: u64,
+    instance: Option<String>,
+) -> anyhow::Result<()> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (from, to) = (from.unwrap_or(0), to.unwrap_or(now));
+    if from > to {
+        bail!("--from ({}) is after --to ({})", utc(from), utc(to));
+    }
+    let c = Client::new(conn)?;
+    let api = agora_slurm::connect(slurm_url, &auth.slurm_user, auth.token()?)?;
+    let slurm =
+        api.accounted_jobs(Some((from, to))).with_context(|| format!("reading Slurm's accounting at {slurm_url}"))?;
+    let rows: Vec<agora_api::UsageRow> = c.get(&format!("/v1/usage?by=job&from={from}&to={to}"))?;
+    let mut agora = std::collections::BTreeMap::new();
+    for r in rows {
+        let job: u64 = r.key.parse().with_context(|| format!("the server's usage by job has a key `{}`", r.key))?;
+        agora.insert(job, r.accelerator_hours * 3600.0);
+    }
+    let o = agora_slurm::reconcile::Options { from, to, now, tolerance_s: tolerance, instance };
+    let r = agora_slurm::reconcile::reconcile(&agora, &slurm, &o);
+    if c.json() {
+        return print_json(&r);
+    }
+    println!(
+        "Agora vs Slurm accounting, {} to {}, tolerance {tolerance} s per run and accelerator",
+        utc(from),
+        utc(to)
+    );
+    println!(
+        "{:>8} {:>14} {:>14} {:>10} {:>10}  {:<16} {:<20}",
+        "JOB", "AGORA-ACCEL-S", "SLURM-ACCEL-S", "DIFF", "TOLERANCE", "VERDICT", "SLURM-JOBS"
+    );
+    for l in &r.jobs {
+        let ids: Vec<String> = l.slurm_jobs.iter().map(|i| i.to_string()).collect();
+        println!(
+            "{:>8} {:>14.1} {:>14.1} {:>+10.1} {:>10.1}  {:<16} {}",
+            l.job,
+            l.agora_accelerator_seconds,
+            l.slurm_accelerator_seconds,
+            l.difference,
+            l.tolerance,
+            l.verdict.name(),
+            trunc(&ids.join(","), 40)
+        );
+    }
+    if !r.outside.is_empty() {
+        println!("\nSlurm jobs outside Agora:");
+        println!("{:>10}  {:<24} {:<12} {:>6} {:>14}  WHY", "SLURM-JOB", "NAME", "STATE", "ACCEL", "ACCEL-S");
+        for o in &r.outside {
+            println!(
+                "{:>10}  {:<24} {:<12} {:>6} {:>14.1}  {}",
+                o.slurm_job,
+                trunc(&o.name, 24),
+                trunc(&o.state, 12),
+                o.accelerators,
+                o.accelerator_seconds,
+                o.why
+            );
+        }
+    }
+    let t = &r.totals;
+    println!(
+        "\ntotal: Agora {:.1} accelerator-seconds, Slurm {:.1} for Agora's jobs (difference {:+.1}); \
+         {} matched, {} differ, {} only in Agora, {} only in Slurm; {} Slurm jobs outside Agora ({:.1} accelerator-seconds)",
+        t.agora_accelerator_seconds,
+        t.slurm_accelerator_seconds,
+        t.difference,
+        t.matched,
+        t.differs,
+        t.only_in_agora,
+        t.only_in_slurm,
+        t.outside,
+        t.outside_accelerator_seconds
+    );
     Ok(())
 }

@@ -443,9 +443,12 @@ async fn usage(
         "programme" => Some(2),
         "organisation" => Some(3),
         "project" => None,
-        "user" => None,
+        "user" | "job" => None,
         b => {
-            return Err(ApiError::invalid("by", format!("`{b}`: use funder, programme, organisation, project or user")))
+            return Err(ApiError::invalid(
+                "by",
+                format!("`{b}`: use funder, programme, organisation, project, user or job"),
+            ))
         }
     };
     let v = app.view.read().expect("view");
@@ -467,6 +470,8 @@ async fn usage(
         }
         let key = match (by, depth) {
             ("user", _) => r.job.user.clone(),
+            // Per job: what `agora slurm reconcile` compares with Slurm's accounting.
+            ("job", _) => r.job.id.to_string(),
             (_, Some(d)) => v.ents.get(v.ents.ancestor_at(r.tenant, d)).path.clone(),
             _ => r.job.project.clone(),
         };

@@ -15,6 +15,7 @@
 
 pub mod exec;
 pub mod hostlist;
+pub mod reconcile;
 pub mod topology;
 pub mod v0038;
 
@@ -39,6 +40,8 @@ pub enum SlurmError {
     TokenFile { path: PathBuf, err: std::io::Error },
     #[error("bad Slurm URL `{0}`: give it as http://host:port")]
     Url(String),
+    #[error("Slurm accounting (slurmdbd) is not enabled at {url} ({detail}): it needs AccountingStorageType=accounting_storage/slurmdbd and slurmrestd started with the openapi/dbv0.0.38 plugin")]
+    NoAccounting { url: String, detail: String },
 }
 
 impl SlurmError {
@@ -174,6 +177,25 @@ pub struct SlurmJob {
     pub end_time: u64,
 }
 
+/// A job as Slurm's accounting (slurmdbd) recorded it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AccountedJob {
+    pub id: u32,
+    pub name: String,
+    /// Empty unless slurmdbd stores comments (`AccountingStoreFlags=job_comment`).
+    pub comment: String,
+    pub status: JobStatus,
+    /// Slurm's state name as recorded ("COMPLETED", "RUNNING", ...).
+    pub state: String,
+    /// Unix seconds; 0 if it never started (or, for `end`, has not ended).
+    pub start: u64,
+    pub end: u64,
+    /// Seconds it ran, as slurmdbd counts them.
+    pub elapsed: u64,
+    /// Accelerators allocated (TRES `gres/gpu`), over all its nodes.
+    pub gpus: u32,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct SlurmNode {
     pub name: String,
@@ -220,6 +242,10 @@ pub trait SlurmApi: Send {
     fn cancel(&self, id: u32) -> Result<(), SlurmError>;
     fn nodes(&self) -> Result<Vec<SlurmNode>, SlurmError>;
     fn partitions(&self) -> Result<Vec<SlurmPartition>, SlurmError>;
+    /// Jobs in Slurm's accounting (slurmdbd) that ran at some time within
+    /// `window` (unix seconds, inclusive), or all it keeps. Fails with
+    /// `NoAccounting` when slurmdbd is off.
+    fn accounted_jobs(&self, window: Option<(u64, u64)>) -> Result<Vec<AccountedJob>, SlurmError>;
 }
 
 /// A client for the API version a URL names (`.../slurm/v0.0.38`) or, for a

@@ -15,7 +15,8 @@
 //! the job by name before submitting again.
 
 use crate::{
-    exit_status, hostlist, JobRequest, JobStatus, SlurmApi, SlurmError, SlurmJob, SlurmNode, SlurmPartition, Token,
+    exit_status, hostlist, AccountedJob, JobRequest, JobStatus, SlurmApi, SlurmError, SlurmJob, SlurmNode,
+    SlurmPartition, Token,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -89,6 +90,102 @@ pub struct Envelope {
     pub nodes: Vec<Node>,
     pub partitions: Vec<Partition>,
     pub job_id: Option<u32>,
+}
+
+/// A job in the accounting answer (`GET /slurmdb/v0.0.38/jobs`): its own
+/// shape, not the controller's.
+#[derive(Deserialize, Debug, Default)]
+#[serde(default)]
+pub struct DbJob {
+    pub job_id: u32,
+    pub name: Option<String>,
+    /// `{administrator, job, system}`; `job` is null unless slurmdbd keeps
+    /// comments (`AccountingStoreFlags=job_comment`).
+    pub comment: Value,
+    pub state: DbState,
+    pub time: DbTime,
+    pub tres: DbTres,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(default)]
+pub struct DbState {
+    pub current: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(default)]
+pub struct DbTime {
+    pub elapsed: Option<u64>,
+    pub start: Option<u64>,
+    pub end: Option<u64>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(default)]
+pub struct DbTres {
+    pub allocated: Vec<Tres>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(default)]
+pub struct Tres {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub count: Option<i64>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(default)]
+pub struct DbEnvelope {
+    pub errors: Vec<ApiError>,
+    pub jobs: Vec<DbJob>,
+}
+
+impl DbJob {
+    pub fn neutral(&self) -> AccountedJob {
+        let comment = match &self.comment {
+            Value::String(c) => c.clone(),
+            v => v.get("job").and_then(Value::as_str).unwrap_or("").to_string(),
+        };
+        let gpus = self
+            .tres
+            .allocated
+            .iter()
+            // `gres/gpu` is the total; typed entries (`gres/gpu:h100`) repeat it.
+            .filter(|t| t.kind.as_deref() == Some("gres") && t.name.as_deref() == Some("gpu"))
+            .map(|t| t.count.unwrap_or(0).max(0) as u32)
+            .sum();
+        let state = self.state.current.clone().unwrap_or_default();
+        AccountedJob {
+            id: self.job_id,
+            name: self.name.clone().unwrap_or_default(),
+            comment,
+            status: JobStatus::parse(&state),
+            state,
+            start: self.time.start.unwrap_or(0),
+            end: self.time.end.unwrap_or(0),
+            elapsed: self.time.elapsed.unwrap_or(0),
+            gpus,
+        }
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` (UTC) for a unix time, as slurmdbd's filters take it.
+pub fn iso_utc(t: u64) -> String {
+    let (days, secs) = ((t / 86_400) as i64, t % 86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 impl Job {
@@ -220,6 +317,20 @@ impl Client {
     }
 
     fn call_once(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Envelope, SlurmError> {
+        let (status, text, what) = self.send(method, &format!("/slurm/{VERSION}{path}"), body)?;
+        let env: Envelope = serde_json::from_str(&text).map_err(|e| SlurmError::Protocol {
+            what: what.clone(),
+            reason: format!("HTTP {status}, {e}: {}", text.chars().take(200).collect::<String>()),
+        })?;
+        if env.errors.is_empty() && status < 400 {
+            return Ok(env);
+        }
+        Err(classify(&what, status, &env.errors))
+    }
+
+    /// One request to `path` (the full path, API prefix included): the
+    /// status and body, or why there is none.
+    fn send(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, String, String), SlurmError> {
         let token = self.token.get()?;
         if let Some((_, Some(exp))) = crate::jwt_claims(&token) {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -227,7 +338,7 @@ impl Client {
                 return Err(SlurmError::Expired { exp });
             }
         }
-        let url = format!("{}/slurm/{VERSION}{path}", self.base);
+        let url = format!("{}{path}", self.base);
         let req = self
             .agent
             .request(method, &url)
@@ -254,15 +365,48 @@ impl Client {
                 detail: if detail.is_empty() { String::new() } else { format!(": {detail}") },
             });
         }
-        let env: Envelope = serde_json::from_str(&text).map_err(|e| SlurmError::Protocol {
-            what: what.clone(),
-            reason: format!("HTTP {status}, {e}: {}", text.chars().take(200).collect::<String>()),
-        })?;
-        if env.errors.is_empty() && status < 400 {
-            return Ok(env);
-        }
-        Err(classify(&what, status, &env.errors))
+        Ok((status, text, what))
     }
+
+    /// `GET /slurmdb/v0.0.38/jobs`, retried like the other reads.
+    fn db_jobs(&self, query: &str) -> Result<Vec<AccountedJob>, SlurmError> {
+        let path = format!("/slurmdb/{VERSION}/jobs{query}");
+        let mut attempt = 0;
+        let (status, text, what) = loop {
+            match self.send("GET", &path, None) {
+                Err(SlurmError::Down { .. }) if attempt < BACKOFF.len() => {
+                    std::thread::sleep(BACKOFF[attempt]);
+                    attempt += 1;
+                }
+                r => break r?,
+            }
+        };
+        db_answer(&self.base, &what, status, &text)
+    }
+}
+
+/// The accounting answer: its jobs, none ("Nothing found" is an error in
+/// this version), or why not. slurmrestd without slurmdbd has no
+/// `/slurmdb` paths at all (its dbv0.0.38 plugin needs slurmdbd): 404.
+pub fn db_answer(url: &str, what: &str, status: u16, text: &str) -> Result<Vec<AccountedJob>, SlurmError> {
+    if status == 404 {
+        let detail = format!("HTTP 404 for {what}: {}", text.trim().chars().take(120).collect::<String>());
+        return Err(SlurmError::NoAccounting { url: url.into(), detail });
+    }
+    let env: DbEnvelope = serde_json::from_str(text).map_err(|e| SlurmError::Protocol {
+        what: what.into(),
+        reason: format!("HTTP {status}, {e}: {}", text.chars().take(200).collect::<String>()),
+    })?;
+    let nothing = |e: &ApiError| e.error_number == Some(9003) || e.description.as_deref() == Some("Nothing found");
+    if status < 400 && env.errors.iter().all(nothing) {
+        return Ok(env.jobs.iter().map(DbJob::neutral).collect());
+    }
+    let off = env.errors.iter().any(|e| e.text().contains("accounting_storage/none"));
+    if off {
+        let detail = env.errors.iter().map(ApiError::text).collect::<Vec<_>>().join("; ");
+        return Err(SlurmError::NoAccounting { url: url.into(), detail });
+    }
+    Err(classify(what, status, &env.errors))
 }
 
 /// Errors in an answer: slurmctld unreachable (or the token it rejects:
@@ -340,6 +484,26 @@ impl SlurmApi for Client {
             })
             .collect()
     }
+
+    fn accounted_jobs(&self, window: Option<(u64, u64)>) -> Result<Vec<AccountedJob>, SlurmError> {
+        // slurmdbd reads the times in its own time zone: ask for a day more
+        // on each side and cut exactly here. `:` must be escaped.
+        let query = match window {
+            Some((from, to)) => format!(
+                "?start_time={}&end_time={}",
+                iso_utc(from.saturating_sub(86_400)).replace(':', "%3A"),
+                iso_utc(to.saturating_add(86_400).min(253_402_300_799)).replace(':', "%3A")
+            ),
+            None => String::new(),
+        };
+        let jobs = self.db_jobs(&query)?;
+        Ok(match window {
+            Some((from, to)) => {
+                jobs.into_iter().filter(|j| j.start != 0 && j.start <= to && (j.end == 0 || j.end >= from)).collect()
+            }
+            None => jobs,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -379,12 +543,39 @@ mod tests {
     }
 
     #[test]
-    fn recorded_accounting_answer_is_an_envelope() {
-        // dbv0.0.38 jobs: same envelope, with its own job shape (used for
-        // accounting, not parsed further here).
+    fn recorded_accounting_answer_parses() {
         let path = format!("{}/fixtures/sample-dbjobs-dbv0.0.38.json", env!("CARGO_MANIFEST_DIR"));
-        let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        assert!(v["jobs"].as_array().is_some_and(|j| !j.is_empty()));
+        let text = std::fs::read_to_string(path).unwrap();
+        let jobs = db_answer("http://x:1", "GET /slurmdb/v0.0.38/jobs", 200, &text).unwrap();
+        assert_eq!(jobs.len(), 7);
+        let j = &jobs[0];
+        assert_eq!((j.id, j.name.as_str(), j.state.as_str()), (1, "wrap", "COMPLETED"));
+        assert_eq!((j.start, j.end, j.elapsed, j.gpus), (1795360268, 1795360271, 3, 16));
+        assert_eq!(j.status, JobStatus::Completed);
+        assert_eq!(j.comment, "", "recorded without AccountingStoreFlags=job_comment");
+        assert_eq!((jobs[2].name.as_str(), jobs[2].gpus), ("rest-smoke", 8));
+        assert_eq!(jobs[1].status, JobStatus::Cancelled);
+        assert_eq!(jobs[6].gpus, 0, "a job without GPUs");
+    }
+
+    #[test]
+    fn accounting_answers_nothing_found_off_and_stored_comments() {
+        let nothing = r#"{"errors":[{"description":"Nothing found","error_number":9003,"error":"Nothing found with query","source":"slurmdb_jobs_get"}],"jobs":[]}"#;
+        assert_eq!(db_answer("u", "w", 200, nothing).unwrap(), vec![]);
+        let off = db_answer("http://h:1", "GET /slurmdb/v0.0.38/jobs", 404, "Unable find requested URL.");
+        assert!(matches!(off, Err(SlurmError::NoAccounting { .. })), "{off:?}");
+        assert!(off.unwrap_err().to_string().contains("Slurm accounting (slurmdbd) is not enabled"));
+        let one = r#"{"errors":[],"jobs":[{"job_id":9,"name":"agora-7.1","comment":{"administrator":null,"job":"agora job=7 run=1 gen=0 inst=abc","system":null},"state":{"current":"RUNNING"},"time":{"elapsed":5,"start":100,"end":0},"tres":{"allocated":[{"type":"gres","name":"gpu","id":1001,"count":2},{"type":"gres","name":"gpu:h100","id":1002,"count":2}]}}]}"#;
+        let j = &db_answer("u", "w", 200, one).unwrap()[0];
+        assert_eq!(j.comment, "agora job=7 run=1 gen=0 inst=abc");
+        assert_eq!((j.gpus, j.status, j.end), (2, JobStatus::Running, 0), "the typed entry repeats the total");
+    }
+
+    #[test]
+    fn times_for_slurmdbd_filters() {
+        assert_eq!(iso_utc(0), "1970-01-01T00:00:00");
+        assert_eq!(iso_utc(1_796_260_251), "2026-12-03T01:10:51");
+        assert_eq!(iso_utc(951_782_400), "2000-02-29T00:00:00");
     }
 
     #[test]
