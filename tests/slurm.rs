@@ -346,6 +346,8 @@ fn a_gang_runs_on_exactly_the_chosen_nodes_and_its_status_and_output_come_back()
         assert!(log.contains(&format!("node {n} gpus 0,1,2,3,4,5,6,7 job {id}")), "{log}");
     }
     assert_eq!(log.lines().filter(|l| l.starts_with("rank ")).count(), 2, "{log}");
+    // The same output through Agora: `agora log` (GET /v1/jobs/{id}/log).
+    assert_eq!(srv.cli(&["log", &id.to_string()]).trim_end(), log.trim_end(), "agora log shows the Slurm output");
     eprintln!(
         "FIGURE whole gang (submit, run, exit status back in Agora): {:.0} ms",
         t0.elapsed().as_secs_f64() * 1000.0

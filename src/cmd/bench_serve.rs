@@ -130,6 +130,7 @@ fn one(a: &ServeArgs, store: &str) -> anyhow::Result<Figures> {
             body_limit: 1 << 20,
             demo: None,
             snapshot_every,
+            run_logs: None,
         };
         rt.block_on(agora_server::start(topo, site.entitlements, site.scheduler, cfg)).map_err(anyhow::Error::from)
     };

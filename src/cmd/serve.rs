@@ -132,6 +132,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
             .init();
     }
     let store = a.store.clone().unwrap_or_else(|| a.data.to_string_lossy().into_owned());
+    let workdir = slurm_workdir(&a);
     let cfg = agora_server::ServeConfig {
         listen: a.listen,
         data_dir: a.data.clone(),
@@ -145,22 +146,18 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         body_limit: a.body_limit,
         demo: a.demo,
         snapshot_every: a.snapshot_every,
+        // The Slurm executor's batch jobs write `<workdir>/logs/<job>.<run>.out`.
+        run_logs: slurm.is_some().then(|| (workdir.join("logs"), "out".to_string())),
     };
     // This Agora's mark on its Slurm jobs, kept beside its journal.
     let instance = if slurm.is_some() { super::slurm::instance(&a.data)? } else { String::new() };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     rt.block_on(async move {
         let make = slurm.map(|api| {
-            let mut c = agora_slurm::exec::Config::new(
-                a.slurm_workdir.clone().unwrap_or_else(|| a.data.join("slurm")),
-                instance.clone(),
-            );
+            let mut c = agora_slurm::exec::Config::new(workdir.clone(), instance.clone());
             c.partition = a.slurm_partition.clone();
             c.signal = a.slurm_signal.clone();
             c.poll = Duration::from_secs_f64(a.slurm_poll);
-            if c.workdir.is_relative() {
-                c.workdir = std::env::current_dir().unwrap_or_default().join(&c.workdir);
-            }
             let f: agora_server::ExecutorFactory =
                 Box::new(move |topo, rep| Box::new(agora_slurm::exec::SlurmExecutor::spawn(api, topo, rep, c)));
             f
@@ -191,4 +188,15 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         running.shutdown().await;
         anyhow::Ok(())
     })
+}
+
+/// The Slurm executor's working directory (absolute: the batch jobs run in
+/// it on every node): `--slurm-workdir`, else `<data>/slurm`.
+fn slurm_workdir(a: &Args) -> std::path::PathBuf {
+    let w = a.slurm_workdir.clone().unwrap_or_else(|| a.data.join("slurm"));
+    if w.is_relative() {
+        std::env::current_dir().unwrap_or_default().join(w)
+    } else {
+        w
+    }
 }

@@ -36,7 +36,8 @@ pub struct App {
     pub rate: u32,
     pub limiter: Mutex<HashMap<String, (f64, Instant)>>,
     pub body_limit: usize,
-    pub logs: Option<PathBuf>,
+    /// Each run's output: `<dir>/<job>.<run>.<extension>`.
+    pub logs: Option<(PathBuf, String)>,
     pub stats: Arc<RwLock<agora_core::Stats>>,
 }
 
@@ -347,10 +348,10 @@ async fn log(
         let v = app.view.read().expect("view");
         v.jobs.get(&id).map_or(0, |r| r.events.iter().filter(|e| e.kind == "started").count() as u32)
     };
-    let Some(dir) = &app.logs else {
+    let Some((dir, ext)) = &app.logs else {
         return Err(ApiError::NotFound(format!("job {id} has no log: this server's executor keeps none")));
     };
-    let text = std::fs::read(crate::exec::local::log_path(dir, id, runs))
+    let text = std::fs::read(dir.join(format!("{id}.{runs}.{ext}")))
         .map_err(|_| ApiError::NotFound(format!("job {id} has no log yet")))?;
     Ok(([("content-type", "text/plain; charset=utf-8")], text).into_response())
 }

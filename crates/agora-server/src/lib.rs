@@ -67,6 +67,9 @@ pub struct ServeConfig {
     /// Snapshot the state every this many journal entries (and at a clean
     /// stop), so a restart replays at most about this many; 0 = never.
     pub snapshot_every: u64,
+    /// Where an executor other than `local` writes each run's output,
+    /// `<dir>/<job>.<run>.<extension>`, for `GET /v1/jobs/{id}/log`.
+    pub run_logs: Option<(PathBuf, String)>,
 }
 
 /// What `start` hands back: where it listens, and the admin token if this
@@ -237,7 +240,11 @@ pub async fn start_with(
         rate: cfg.rate_limit,
         limiter: Mutex::new(Default::default()),
         body_limit: cfg.body_limit,
-        logs: (cfg.executor == ExecutorKind::Local).then(|| cfg.data_dir.join("logs")),
+        logs: match (&cfg.run_logs, cfg.executor) {
+            (Some(l), _) => Some(l.clone()),
+            (None, ExecutorKind::Local) => Some((cfg.data_dir.join("logs"), "log".to_string())),
+            (None, _) => None,
+        },
         stats,
     });
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
