@@ -544,39 +544,19 @@ pub fn run(cmd: Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// An event kind that ends a job (a job's last event).
+/// An event kind that ends a job (its kind is the final state's name).
 fn ends(kind: &str) -> bool {
-    matches!(kind, "completed" | "failed" | "cancelled")
+    agora_api::JobState::parse(kind).is_some_and(agora_api::JobState::is_terminal)
 }
 
 /// Unix seconds as a UTC time people read: `2026-12-02 23:51:06Z`.
 pub fn utc(secs: u64) -> String {
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Civil from days (H. Hinnant's algorithm), days since 1970-01-01.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
-}
-
-/// Days since 1970-01-01 of a civil date (the inverse of `utc`'s).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    format!("{}Z", agora_core::ids::utc_datetime(secs, ' '))
 }
 
 /// `--from`/`--to`: Unix seconds, `YYYY-MM-DD`, or `YYYY-MM-DDTHH:MM[:SS]` (UTC).
 fn parse_when(s: &str) -> Result<u64, String> {
+    use agora_core::ids::days_in_month;
     if let Ok(n) = s.parse::<u64>() {
         return Ok(n);
     }
@@ -590,15 +570,13 @@ fn parse_when(s: &str) -> Result<u64, String> {
     }
     let (y, mo, da) = (num(d[0])?, num(d[1])?, num(d[2])?);
     let (h, mi, se) = (num(t[0])?, num(t[1])?, if t.len() == 3 { num(t[2])? } else { 0 });
-    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    if !(1970..=9999).contains(&y) || !(1..=12).contains(&mo) || da < 1 || da > month_days[mo as usize - 1] {
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&mo) || !(1..=days_in_month(y, mo)).contains(&da) {
         return Err(bad());
     }
     if !(0..24).contains(&h) || !(0..60).contains(&mi) || !(0..60).contains(&se) {
         return Err(bad());
     }
-    Ok((days_from_civil(y, mo, da) * 86_400 + h * 3600 + mi * 60 + se) as u64)
+    Ok((agora_core::ids::days_from_civil(y, mo, da) * 86_400 + h * 3600 + mi * 60 + se) as u64)
 }
 
 /// `agora login`: the token from the flag or environment, else one line

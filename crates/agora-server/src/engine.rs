@@ -720,35 +720,35 @@ impl Engine {
         jobs.sort_unstable_by_key(|(id, _)| **id);
         jobs.len().put(w);
         for (id, m) in jobs {
-            // Every field named: a field added to `Meta` must be kept here.
+            // Every field bound: a field added to `Meta` must be kept here.
             let Meta {
-                spec: _,
-                name: _,
-                user: _,
-                state: _,
-                held: _,
-                deps: _,
-                run: _,
-                started: _,
-                work: _,
-                resume: _,
-                exit_code: _,
-                command: _,
-                requeue: _,
-                reserved: _,
+                spec,
+                name,
+                user,
+                state,
+                held,
+                deps,
+                run,
+                started,
+                work,
+                resume,
+                exit_code,
+                command,
+                requeue,
+                reserved,
             } = m;
             id.put(w);
-            m.spec.put(w);
-            m.name.put(w);
-            m.user.put(w);
-            crate::snapshot::state_tag(m.state).put(w);
-            m.held.put(w);
-            let deps: Vec<(bool, u64)> = m.deps.iter().map(|d| (d.kind == DepKind::AfterOk, d.job)).collect();
+            spec.put(w);
+            name.put(w);
+            user.put(w);
+            crate::snapshot::put_state(*state, w);
+            held.put(w);
+            let deps: Vec<(bool, u64)> = deps.iter().map(|d| (d.kind == DepKind::AfterOk, d.job)).collect();
             deps.put(w);
-            (m.run, m.started, m.work, m.resume).put(w);
-            m.exit_code.put(w);
-            m.command.put(w);
-            (m.requeue, m.reserved).put(w);
+            (*run, *started, *work, *resume).put(w);
+            exit_code.put(w);
+            command.put(w);
+            (*requeue, *reserved).put(w);
         }
         self.done.put(w);
         self.dependents.put(w);
@@ -768,7 +768,7 @@ impl Engine {
             let id = u64::get(r)?;
             let spec = JobSpec::get(r)?;
             let (name, user) = Persist::get(r)?;
-            let state = crate::snapshot::tag_state(u8::get(r)?)?;
+            let state = crate::snapshot::get_state(r)?;
             let held = bool::get(r)?;
             let deps: Vec<(bool, u64)> = Persist::get(r)?;
             let deps = deps

@@ -16,37 +16,20 @@ use agora_core::{Config, Entitlements, Scheduler, TenantId, Topology};
 
 const MAGIC: &[u8; 4] = b"AGSV";
 /// The snapshot format this build writes and reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 fn err(s: impl Into<String>) -> SnapshotError {
     SnapshotError(s.into())
 }
 
-pub(crate) fn state_tag(s: JobState) -> u8 {
-    match s {
-        JobState::Held => 0,
-        JobState::Dependency => 1,
-        JobState::Pending => 2,
-        JobState::Running => 3,
-        JobState::Preempting => 4,
-        JobState::Completed => 5,
-        JobState::Failed => 6,
-        JobState::Cancelled => 7,
-    }
+/// A job state by its API name (`JobState::name` / `parse`).
+pub(crate) fn put_state(s: JobState, w: &mut Vec<u8>) {
+    s.name().to_string().put(w);
 }
 
-pub(crate) fn tag_state(t: u8) -> Result<JobState, SnapshotError> {
-    Ok(match t {
-        0 => JobState::Held,
-        1 => JobState::Dependency,
-        2 => JobState::Pending,
-        3 => JobState::Running,
-        4 => JobState::Preempting,
-        5 => JobState::Completed,
-        6 => JobState::Failed,
-        7 => JobState::Cancelled,
-        t => return Err(err(format!("unknown job state tag {t}"))),
-    })
+pub(crate) fn get_state(r: &mut Reader) -> Result<JobState, SnapshotError> {
+    let name = String::get(r)?;
+    JobState::parse(&name).ok_or_else(|| err(format!("unknown job state `{name}`")))
 }
 
 fn checksum(b: &[u8]) -> u64 {
@@ -81,7 +64,8 @@ fn put_job(j: &agora_api::Job, w: &mut Vec<u8>) {
         array_index,
         restarts,
     } = j;
-    (*id, name.clone(), user.clone(), state_tag(*state)).put(w);
+    (*id, name.clone(), user.clone()).put(w);
+    put_state(*state, w);
     (*accelerators, *submitted, *started, *ended).put(w);
     time_limit.put(w);
     allocation.len().put(w);
@@ -92,7 +76,8 @@ fn put_job(j: &agora_api::Job, w: &mut Vec<u8>) {
 }
 
 fn get_job(r: &mut Reader, project: String) -> Result<agora_api::Job, SnapshotError> {
-    let (id, name, user, state): (u64, String, String, u8) = Persist::get(r)?;
+    let (id, name, user): (u64, String, String) = Persist::get(r)?;
+    let state = get_state(r)?;
     let (accelerators, submitted, started, ended) = Persist::get(r)?;
     let time_limit = Persist::get(r)?;
     let n = r.len()?;
@@ -107,7 +92,7 @@ fn get_job(r: &mut Reader, project: String) -> Result<agora_api::Job, SnapshotEr
         name,
         project,
         user,
-        state: tag_state(state)?,
+        state,
         accelerators,
         submitted,
         started,
@@ -184,16 +169,16 @@ pub fn decode(bytes: &[u8], topo: Topology, ents: Entitlements, cfg: Config) -> 
     let fingerprint = String::get(&mut r)?;
     let n = r.len()?;
     let core_bytes = r.bytes(n)?;
-    let probe = Engine::new(Scheduler::new(topo.clone(), ents.clone(), cfg.clone()));
-    if probe.fingerprint() != fingerprint {
-        return Err(err(format!(
-            "taken on another site or with other settings ({fingerprint}, this one is {})",
-            probe.fingerprint()
-        )));
-    }
-    drop(probe);
+    // The topology's size is checked by the core's restore; the settings
+    // and tenants by the engine's fingerprint, once restored.
     let core = Scheduler::restore(topo, ents.clone(), cfg, core_bytes)?;
     let engine = Engine::get_state(core, &mut r)?;
+    if engine.fingerprint() != fingerprint {
+        return Err(err(format!(
+            "taken on another site or with other settings ({fingerprint}, this one is {})",
+            engine.fingerprint()
+        )));
+    }
     let mut view = View::new(ents);
     let n = r.len()?;
     for _ in 0..n {

@@ -15,6 +15,7 @@
 //!   `OUT_OF_MEMORY`, `BOOT_FAIL`, `DEADLINE` failed; `CANCELLED` (also
 //!   Slurm's `CANCELLED by <uid>`) cancelled; anything else unknown.
 
+use agora_core::ids::{days_from_civil, days_in_month};
 use std::io::BufRead;
 
 use super::{read_csv, Bad, Columns, Field, JobStatus, LoadOptions, Schema, Trace, TraceError, TraceJob};
@@ -113,27 +114,6 @@ fn parse_datetime(s: &str) -> Option<i64> {
         && minute < 60
         && second < 60;
     valid.then(|| days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`); `year` >= 1.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    // Count years from March, so the leap day ends the year.
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y / 400;
-    let year_of_era = y - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 #[cfg(test)]
