@@ -20,7 +20,7 @@
 //! to busy time, not to the span of its submit times.
 
 use crate::failures::{daly_interval, gang_mtbf, Cause, FailureModel, LLAMA3_ACCELS_PER_NODE};
-use crate::record::{JobRecord, Programme, RunResult, Sample};
+use crate::record::{Ancestor, JobRecord, Programme, RunResult, Sample};
 use crate::trace::Skipped;
 use crate::workload::{SimJob, Workload};
 use agora_core::rng::Rng;
@@ -620,10 +620,20 @@ impl Sim<'_> {
     ) -> RunResult {
         self.sample();
         let share = ents.share();
+        let nominal = ents.nominal(self.sched.capacity());
+        let limit = |t: TenantId| ents.get(t).borrow_limit.map(|b| nominal[t.idx()] + b as f64);
         let programmes: Vec<Programme> = self
             .programmes
             .iter()
-            .map(|p| Programme { name: ents.get(*p).path.clone(), share: share[p.idx()] })
+            .map(|&p| {
+                let mut ancestors: Vec<Ancestor> = ents
+                    .path_up(p)
+                    .skip(1)
+                    .map(|a| Ancestor { name: ents.get(a).path.clone(), limit: limit(a) })
+                    .collect();
+                ancestors.reverse();
+                Programme { name: ents.get(p).path.clone(), share: share[p.idx()], ancestors, limit: limit(p) }
+            })
             .collect();
 
         let jobs = self

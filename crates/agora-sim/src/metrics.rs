@@ -11,7 +11,7 @@
 //! - Nothing is NaN: a ratio with an empty denominator is 0, a distribution
 //!   of no values is all zeros with `n == 0`.
 
-use crate::record::{size_class, JobRecord, RunResult, Sample, SIZE_CLASSES};
+use crate::record::{size_class, JobRecord, Programme, RunResult, Sample, SIZE_CLASSES};
 use agora_core::{Secs, Time};
 
 /// Delivered share is judged in this many equal windows of the run (see `share_windows`).
@@ -51,10 +51,10 @@ pub struct ShareWindow {
     pub end: Time,
     /// The programme's accelerator-seconds over all programmes' (0 if none).
     pub delivered: Vec<f64>,
-    /// The fair share of what was delivered: `Programme::share` divided by
-    /// weight, capped by each programme's demand (held + queued), by
-    /// water-filling; without queue records, renormalised over programmes
-    /// with demand.
+    /// The fair share of what was delivered: divided down the entitlement
+    /// tree by weight, capped by each programme's demand (held + queued)
+    /// and borrowing limit (`hierarchical_fill`); without queue records,
+    /// `Programme::share` renormalised over programmes with demand.
     pub entitled: Vec<f64>,
     pub demand: Vec<bool>,
 }
@@ -206,7 +206,7 @@ pub fn summarize(r: &RunResult) -> Summary {
     let queued = held_per_programme(r, |s| &s.queued_by_programme);
     let demand: Vec<bool> = (0..np).map(|p| !by_programme[p].is_empty() || held[p] > 0).collect();
     let delivered_share = shares(&held);
-    let entitled_share = fair_shares(r, &held, &queued, &demand);
+    let entitled_share = fair_shares(r, &held, &queued, &demand, r.horizon.saturating_sub(r.start));
     let jain_index = jain(&delivered_share, &entitled_share);
 
     let done: Vec<&JobRecord> = r.jobs.iter().filter(|j| j.completed()).collect();
@@ -382,17 +382,93 @@ pub fn water_fill(total: f64, weights: &[f64], caps: &[f64]) -> Vec<f64> {
     out.iter().map(|x| x / total).collect()
 }
 
-/// Entitled shares of what was delivered: by water-filling over each
-/// programme's demand (held + queued accelerator-seconds) where samples
-/// record queues, else `entitled` over the programmes with demand.
-fn fair_shares(r: &RunResult, held: &[u128], queued: &[u128], demand: &[bool]) -> Vec<f64> {
+/// Entitled shares of what was delivered over `span` seconds: the
+/// hierarchical fair division (`hierarchical_fill`) of each programme's
+/// demand (held + queued accelerator-seconds) where samples record queues,
+/// else `entitled` over the programmes with demand.
+fn fair_shares(r: &RunResult, held: &[u128], queued: &[u128], demand: &[bool], span: Secs) -> Vec<f64> {
     if queued.iter().all(|&q| q == 0) && r.samples.iter().all(|s| s.queued_by_programme.is_empty()) {
         return entitled(r, demand);
     }
     let total: f64 = held.iter().map(|&h| h as f64).sum();
-    let weights: Vec<f64> = r.programmes.iter().map(|p| p.share).collect();
-    let caps: Vec<f64> = held.iter().zip(queued).map(|(&h, &q)| (h + q) as f64).collect();
-    water_fill(total, &weights, &caps)
+    let want: Vec<f64> = held.iter().zip(queued).map(|(&h, &q)| (h + q) as f64).collect();
+    hierarchical_fill(total, &r.programmes, &want, span as f64)
+}
+
+/// What the site's entitlement tree promises each programme of `total`
+/// delivered accelerator-seconds, as fractions of `total`, given what each
+/// wanted (`want`) over `span` seconds: the capacity is split among funders
+/// by weight, then within each funder among its programmes, each capped at
+/// its demand and at its borrowing limit (accelerators × `span`); what one
+/// leaves goes first to its siblings under the same funder, then to the
+/// other funders. Whatever is left once every limit is reached is split the
+/// same way among those who still want more (work beyond limits runs
+/// opportunistically on capacity nobody else wants).
+pub fn hierarchical_fill(total: f64, programmes: &[Programme], want: &[f64], span: f64) -> Vec<f64> {
+    let n = programmes.len();
+    let mut out = vec![0.0; n];
+    if total <= 0.0 {
+        return out;
+    }
+    let limit = |l: Option<f64>| l.map_or(f64::INFINITY, |a| a * span);
+    // Pass 1 within limits, pass 2 the rest by demand alone.
+    let within: Vec<f64> = want.iter().zip(programmes).map(|(w, p)| w.min(limit(p.limit))).collect();
+    let all: Vec<usize> = (0..n).collect();
+    fill_level(total, programmes, &within, &all, 0, Some(span), &mut out);
+    let given: f64 = out.iter().sum();
+    if total - given > 1e-9 * total {
+        let more: Vec<f64> = want.iter().zip(&out).map(|(w, o)| (w - o).max(0.0)).collect();
+        let mut extra = vec![0.0; n];
+        fill_level(total - given, programmes, &more, &all, 0, None, &mut extra);
+        for (o, e) in out.iter_mut().zip(extra) {
+            *o += e;
+        }
+    }
+    out.iter().map(|x| x / total).collect()
+}
+
+/// Split `amount` among `members` grouped by their ancestor at `depth` (a
+/// programme with no ancestor there stands alone), by weight and capped at
+/// `caps` (and, given `span`, at the group's borrowing limit), then recurse
+/// into each group. Adds each programme's part to `out`.
+fn fill_level(
+    amount: f64,
+    programmes: &[Programme],
+    caps: &[f64],
+    members: &[usize],
+    depth: usize,
+    span: Option<f64>,
+    out: &mut [f64],
+) {
+    // Groups in first-seen order: (key, members).
+    let mut groups: Vec<(Option<&str>, Vec<usize>)> = Vec::new();
+    for &m in members {
+        let key = programmes[m].ancestors.get(depth).map(|a| a.name.as_str());
+        match groups.iter_mut().find(|(k, _)| key.is_some() && *k == key) {
+            Some((_, g)) => g.push(m),
+            None => groups.push((key, vec![m])),
+        }
+    }
+    let weights: Vec<f64> = groups.iter().map(|(_, g)| g.iter().map(|&m| programmes[m].share).sum()).collect();
+    let gcaps: Vec<f64> = groups
+        .iter()
+        .map(|(key, g)| {
+            let sum: f64 = g.iter().map(|&m| caps[m]).sum();
+            let lim = match (key, span, programmes[g[0]].ancestors.get(depth).and_then(|a| a.limit)) {
+                (Some(_), Some(span), Some(l)) => l * span,
+                _ => f64::INFINITY,
+            };
+            sum.min(lim)
+        })
+        .collect();
+    let parts = water_fill(amount, &weights, &gcaps);
+    for ((key, g), part) in groups.iter().zip(parts) {
+        let a = part * amount;
+        match key {
+            None => out[g[0]] += a,
+            Some(_) => fill_level(a, programmes, caps, g, depth + 1, span, out),
+        }
+    }
 }
 
 /// Jain's index of x_i = delivered_i / entitled_i over programmes entitled
@@ -459,7 +535,7 @@ fn share_windows(r: &RunResult) -> Vec<ShareWindow> {
                 start,
                 end,
                 delivered: shares(&held[k]),
-                entitled: fair_shares(r, &held[k], &queued[k], &demand[k]),
+                entitled: fair_shares(r, &held[k], &queued[k], &demand[k], end - start),
                 demand: std::mem::take(&mut demand[k]),
             }
         })
@@ -487,8 +563,40 @@ pub(crate) mod tests {
         check(100.0, &[1.0, 0.0], &[0.0, 100.0], &[0.0, 0.0]);
         check(0.0, &[1.0], &[1.0], &[0.0]);
     }
-    use crate::record::Programme;
     use std::time::Duration;
+
+    /// Programmes (name, share, funder, borrowing limit in accelerators).
+    fn tree(ps: &[(&str, f64, &str, Option<f64>)]) -> Vec<Programme> {
+        ps.iter()
+            .map(|&(name, share, funder, limit)| Programme {
+                name: name.into(),
+                share,
+                ancestors: vec![crate::record::Ancestor { name: funder.into(), limit: None }],
+                limit,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn what_a_programme_leaves_goes_first_to_its_funders_other_programmes() {
+        let close = |got: Vec<f64>, want: &[f64]| {
+            assert!(got.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-9), "{got:?} != {want:?}");
+        };
+        let ps = tree(&[("a1", 0.25, "a", None), ("a2", 0.25, "a", None), ("b1", 0.5, "b", None)]);
+        // a2 asks for nothing: a1 gets all of a's half, not a third of the site.
+        close(hierarchical_fill(100.0, &ps, &[1000.0, 0.0, 1000.0], 1.0), &[0.5, 0.0, 0.5]);
+        // Flat water-filling would split a2's share by weight over a1 and b1.
+        close(water_fill(100.0, &[0.25, 0.25, 0.5], &[1000.0, 0.0, 1000.0]), &[1.0 / 3.0, 0.0, 2.0 / 3.0]);
+        // b asks for little: its funder's rest goes to a, split within a by weight.
+        close(hierarchical_fill(100.0, &ps, &[1000.0, 1000.0, 10.0], 1.0), &[0.45, 0.45, 0.1]);
+        // A borrowing limit of 20 accelerators over 1 s caps a1 below its
+        // half while b wants more; once nobody else does, a1 runs beyond it.
+        let ps = tree(&[("a1", 0.25, "a", Some(20.0)), ("a2", 0.25, "a", None), ("b1", 0.5, "b", None)]);
+        close(hierarchical_fill(100.0, &ps, &[1000.0, 0.0, 1000.0], 1.0), &[0.2, 0.0, 0.8]);
+        close(hierarchical_fill(100.0, &ps, &[1000.0, 0.0, 20.0], 1.0), &[0.8, 0.0, 0.2]);
+        // Limits scale with the span: 20 accelerators for 2 s is 40.
+        close(hierarchical_fill(100.0, &ps, &[1000.0, 0.0, 1000.0], 2.0), &[0.4, 0.0, 0.6]);
+    }
 
     /// A run over `programmes` (name, share) with no jobs and no samples.
     pub(crate) fn run(programmes: &[(&str, f64)]) -> RunResult {
@@ -499,7 +607,10 @@ pub(crate) mod tests {
             cluster: "tiny".into(),
             seed: 7,
             total_accels: 8,
-            programmes: programmes.iter().map(|&(n, s)| Programme { name: n.into(), share: s }).collect(),
+            programmes: programmes
+                .iter()
+                .map(|&(n, s)| Programme { name: n.into(), share: s, ..Default::default() })
+                .collect(),
             jobs: Vec::new(),
             samples: Vec::new(),
             sample_every: 10,

@@ -106,11 +106,25 @@ pub struct Sample {
     pub queued_by_programme: Vec<u64>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Programme {
     pub name: String,
     /// Entitled fraction of the site (sums to 1 over programmes).
     pub share: f64,
+    /// The tenants above it, from the top of the tree (its funder first):
+    /// what a programme leaves idle goes first to the programmes under the
+    /// same funder.
+    pub ancestors: Vec<Ancestor>,
+    /// The most accelerators it may hold within limits (its nominal share
+    /// plus its borrowing limit), if it has a borrowing limit.
+    pub limit: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Ancestor {
+    pub name: String,
+    /// As `Programme::limit`.
+    pub limit: Option<f64>,
 }
 
 #[derive(Clone, Debug)]

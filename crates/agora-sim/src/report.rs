@@ -372,8 +372,10 @@ pub fn html(results: &[Run]) -> String {
          during the offered window, first to last arrival; the offered load is its bound. Plots over time show the \
          schedulable part. Percentiles are nearest-rank. Waits count every job; a job never started counts up to the \
          end of the run (censored). Share error is the largest gap, over {SHARE_WINDOWS} windows \
-         of the run and over programmes, between delivered share and the fair share: entitlements \
-         divided by weight, no programme counted for more than it asked (held plus queued). \
+         of the run and over programmes, between delivered share and the fair share: the site divided down the \
+         entitlement tree by weight, no programme counted for more than it asked (held plus queued) nor, while \
+         others want more, past its borrowing limit; what a programme leaves goes first to its funder's other \
+         programmes. \
          ETTR is work over the time from first start to completion (Llama 3's definition), broken down into \
          lost work, restarts, checkpoints, grace periods and waiting for reallocation. \
          Scheduler time is wall time. Waits under 1 s are drawn at 1 s.</p>\n</body></html>\n"
