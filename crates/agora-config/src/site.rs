@@ -5,7 +5,7 @@
 //! [scheduler]             # every key optional; defaults = agora_core::Config::default()
 //! half_life = "7d"        # durations: "90s", "15m", "3h", "7d", "1h30m" or whole seconds
 //! ordering = "fair-share" # | "fifo" | "las" (+ las_threshold) | "shortest-remaining"
-//! backfill = "easy"       # | "strict" | "greedy" (or "none") | "conservative" (+ conservative_depth)
+//! backfill = "easy"       # | "strict" | "greedy" (or "none") | "easy-per-programme" | "conservative" (+ conservative_depth)
 //! [[tenants]]             # the funders
 //! name = "eu"
 //! weight = 50             # share among siblings (default 1)
@@ -180,6 +180,10 @@ pub fn scheduler_settings(c: &Config) -> Vec<(&'static str, String)> {
             v.push(("backfill", q("conservative")));
             v.push(("conservative_depth", n.to_string()));
         }
+        Backfill::PerProgramme(n) => {
+            v.push(("backfill", q("easy-per-programme")));
+            v.push(("conservative_depth", n.to_string()));
+        }
     }
     v.push(("max_backfill_scan", c.max_backfill_scan.to_string()));
     v.push(("preemption", c.preemption.to_string()));
@@ -234,14 +238,24 @@ fn scheduler(s: SchedulerFile, origin: &str) -> Result<Config, ConfigError> {
         Some("greedy" | "none") => Backfill::Greedy,
         Some("easy") => Backfill::Easy,
         Some("conservative") => Backfill::Conservative(CONSERVATIVE_DEPTH),
+        Some("easy-per-programme") => Backfill::PerProgramme(CONSERVATIVE_DEPTH),
         Some(other) => {
-            return Err(fail("backfill", format!("`{other}` is not one of strict, greedy, easy, conservative")))
+            return Err(fail(
+                "backfill",
+                format!("`{other}` is not one of strict, greedy, easy, easy-per-programme, conservative"),
+            ))
         }
     };
     let backfill = match (backfill, count("conservative_depth", s.conservative_depth, 1)?) {
         (Backfill::Conservative(_), Some(n)) => Backfill::Conservative(n as usize),
+        (Backfill::PerProgramme(_), Some(n)) => Backfill::PerProgramme(n as usize),
         (b, None) => b,
-        (_, Some(_)) => return Err(fail("conservative_depth", "applies only with backfill = \"conservative\"".into())),
+        (_, Some(_)) => {
+            return Err(fail(
+                "conservative_depth",
+                "applies only with backfill = \"conservative\" or \"easy-per-programme\"".into(),
+            ))
+        }
     };
     Ok(Config {
         spares_per_block: count("spares_per_block", s.spares_per_block, 0)?.unwrap_or(d.spares_per_block),
@@ -483,6 +497,14 @@ invalid type: string \"3\", expected f64",
             "backfill = \"conservative\"\nconservative_depth = 4",
             &format!("{:?}", Config { backfill: Backfill::Conservative(4), ..Config::default() }),
         );
+        check_scheduler(
+            "backfill = \"easy-per-programme\"",
+            &format!("{:?}", Config { backfill: Backfill::PerProgramme(16), ..Config::default() }),
+        );
+        check_scheduler(
+            "backfill = \"easy-per-programme\"\nconservative_depth = 8",
+            &format!("{:?}", Config { backfill: Backfill::PerProgramme(8), ..Config::default() }),
+        );
     }
 
     #[test]
@@ -498,7 +520,7 @@ invalid type: string \"3\", expected f64",
         );
         check_scheduler(
             "backfill = \"eager\"",
-            "site.toml: scheduler.backfill: `eager` is not one of strict, greedy, easy, conservative",
+            "site.toml: scheduler.backfill: `eager` is not one of strict, greedy, easy, easy-per-programme, conservative",
         );
         check_scheduler(
             "ordering = \"lifo\"",
@@ -518,7 +540,7 @@ invalid type: string \"3\", expected f64",
         );
         check_scheduler(
             "conservative_depth = 4",
-            "site.toml: scheduler.conservative_depth: applies only with backfill = \"conservative\"",
+            "site.toml: scheduler.conservative_depth: applies only with backfill = \"conservative\" or \"easy-per-programme\"",
         );
         check_scheduler(
             "backfill = \"conservative\"\nconservative_depth = 0",

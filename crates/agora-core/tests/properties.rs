@@ -85,6 +85,7 @@ fn site(spares: u32, policy: usize) -> Scheduler {
         (Ordering::Fifo, Backfill::Easy),
         (Ordering::Las { threshold: 2_000.0 }, Backfill::Greedy),
         (Ordering::ShortestRemaining, Backfill::Easy),
+        (Ordering::FairShare, Backfill::PerProgramme(3)),
     ][policy];
     let cfg = Config {
         spares_per_block: spares,
@@ -610,7 +611,7 @@ proptest! {
 
     #[test]
     fn random_event_sequences_keep_every_invariant(spares in 0u32..2,
-        policy in 0usize..6, ops in prop::collection::vec(op(), 1..120)) {
+        policy in 0usize..7, ops in prop::collection::vec(op(), 1..120)) {
         run_ops(spares, policy, ops)?;
     }
 

@@ -556,3 +556,42 @@ fn preemption_evicts_the_job_that_loses_least_work() {
     ",
     );
 }
+
+#[test]
+fn easy_per_programme_gives_each_programmes_first_blocked_job_a_reservation() {
+    // Tenants at depth 2 are the programmes here (a1, a2, b1, b2). Under
+    // EASY only the first blocked gang holds nodes; per programme, b2's gang
+    // holds the nodes it waits for too, so no one else's long job takes them.
+    let script = "
+        submit 1 a1 64 limit=1000
+        submit 2 b1 64 limit=2000
+        tick
+        submit 3 a2 64 within=pod
+        submit 4 b2 64 within=pod
+        tick
+        explain 3
+        explain 4
+    ";
+    let starts = "
+        start 1 64 on 0:8,1:8,2:8,3:8,4:8,5:8,6:8,7:8 (pod)
+        start 2 64 on 8:8,9:8,10:8,11:8,12:8,13:8,14:8,15:8 (pod)
+    ";
+    check(
+        site(),
+        script,
+        &format!(
+            "{starts}
+            3: needs 64 accelerators in one pod; reserved to start in 16m40s
+            4: needs 64 accelerators in one pod; not enough are free; expected to start within 33m20s"
+        ),
+    );
+    check(
+        site().config(|c| c.backfill = Backfill::PerProgramme(16)),
+        script,
+        &format!(
+            "{starts}
+            3: needs 64 accelerators in one pod; reserved to start in 16m40s
+            4: needs 64 accelerators in one pod; reserved to start in 33m20s"
+        ),
+    );
+}

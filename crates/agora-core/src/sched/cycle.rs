@@ -513,10 +513,16 @@ impl Scheduler {
         // Reservation for the first blocked jobs.
         let max_res = match self.cfg.backfill {
             Backfill::Easy => 1,
-            Backfill::Conservative(n) => n,
+            Backfill::Conservative(n) | Backfill::PerProgramme(n) => n,
             Backfill::Strict | Backfill::Greedy => 0,
         };
-        if ctx.reservations.len() < max_res {
+        let programme = |s: &Self, t: TenantId| s.ents.ancestor_at(t, 2);
+        let first_of_programme = !matches!(self.cfg.backfill, Backfill::PerProgramme(_))
+            || !ctx.reservations.iter().any(|r| {
+                let other = self.jobs[r.job as usize].as_ref().expect("reserved job").spec.tenant;
+                programme(self, other) == programme(self, leaf)
+            });
+        if ctx.reservations.len() < max_res && first_of_programme {
             for t in types_of(ntypes, spec.accel_type) {
                 let Some((k, n)) = self.shape(&spec, t, min) else {
                     continue;

@@ -39,6 +39,12 @@ pub enum Backfill {
     /// The first `n` blocked jobs get reservations (conservative backfill,
     /// bounded so a cycle stays cheap).
     Conservative(usize),
+    /// EASY per programme: the first blocked job of each programme (the
+    /// tenant at depth 2, funder > programme) gets a reservation, up to `n`
+    /// in all. Under EASY, an under-served programme's gang that is not
+    /// first in line holds nothing, and another programme's long jobs keep
+    /// taking the nodes it waits for.
+    PerProgramme(usize),
 }
 
 /// The order in which pending jobs are considered.
