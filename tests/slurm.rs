@@ -678,6 +678,20 @@ fn usage_reconciles_with_slurm_accounting_and_plain_sbatch_jobs_are_reported_out
     eprintln!("{table}");
     assert!(table.contains("2 matched, 0 differ, 0 only in Agora, 0 only in Slurm"), "{table}");
     assert!(table.contains(&format!("{plain:>10}  wrap")), "{table}");
+    // Another instance's view: Agora's two jobs are on its side only; the
+    // report is still printed, and the exit status (3) tells a script.
+    let mut other = args;
+    other[11] = "another-instance";
+    let o = Command::new(env!("CARGO_BIN_EXE_agora"))
+        .args(other)
+        .env("AGORA_URL", &srv.url)
+        .env("AGORA_TOKEN", &srv.token)
+        .output()
+        .unwrap();
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(3), "{out}\n{err}");
+    assert!(out.contains("0 matched, 0 differ, 2 only in Agora"), "{out}");
+    assert!(err.contains("2 job(s) do not reconcile"), "{err}");
 
     // A slurmrestd without the accounting plugin (what a site without
     // slurmdbd runs): a clear error, no table.

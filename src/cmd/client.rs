@@ -660,21 +660,26 @@ fn reconcile(
     }
     let o = agora_slurm::reconcile::Options { from, to, now, tolerance_s: tolerance, instance };
     let r = agora_slurm::reconcile::reconcile(&agora, &slurm, &o);
+    let t = &r.totals;
+    let unreconciled = t.differs + t.only_in_agora + t.only_in_slurm;
     if c.json() {
-        return print_json(&r);
+        print_json(&r)?;
+        return differences(unreconciled);
     }
-    println!(
-        "Agora vs Slurm accounting, {} to {}, tolerance {tolerance} s per run and accelerator",
-        utc(from),
-        utc(to)
-    );
-    println!(
+    outln!("Agora vs Slurm accounting, {} to {}, tolerance {tolerance} s per run and accelerator", utc(from), utc(to));
+    outln!(
         "{:>8} {:>14} {:>14} {:>10} {:>10}  {:<16} {:<20}",
-        "JOB", "AGORA-ACCEL-S", "SLURM-ACCEL-S", "DIFF", "TOLERANCE", "VERDICT", "SLURM-JOBS"
+        "JOB",
+        "AGORA-ACCEL-S",
+        "SLURM-ACCEL-S",
+        "DIFF",
+        "TOLERANCE",
+        "VERDICT",
+        "SLURM-JOBS"
     );
     for l in &r.jobs {
         let ids: Vec<String> = l.slurm_jobs.iter().map(|i| i.to_string()).collect();
-        println!(
+        outln!(
             "{:>8} {:>14.1} {:>14.1} {:>+10.1} {:>10.1}  {:<16} {}",
             l.job,
             l.agora_accelerator_seconds,
@@ -686,10 +691,10 @@ fn reconcile(
         );
     }
     if !r.outside.is_empty() {
-        println!("\nSlurm jobs outside Agora:");
-        println!("{:>10}  {:<24} {:<12} {:>6} {:>14}  WHY", "SLURM-JOB", "NAME", "STATE", "ACCEL", "ACCEL-S");
+        outln!("\nSlurm jobs outside Agora:");
+        outln!("{:>10}  {:<24} {:<12} {:>6} {:>14}  WHY", "SLURM-JOB", "NAME", "STATE", "ACCEL", "ACCEL-S");
         for o in &r.outside {
-            println!(
+            outln!(
                 "{:>10}  {:<24} {:<12} {:>6} {:>14.1}  {}",
                 o.slurm_job,
                 trunc(&o.name, 24),
@@ -700,8 +705,7 @@ fn reconcile(
             );
         }
     }
-    let t = &r.totals;
-    println!(
+    outln!(
         "\ntotal: Agora {:.1} accelerator-seconds, Slurm {:.1} for Agora's jobs (difference {:+.1}); \
          {} matched, {} differ, {} only in Agora, {} only in Slurm; {} Slurm jobs outside Agora ({:.1} accelerator-seconds)",
         t.agora_accelerator_seconds,
@@ -714,5 +718,18 @@ fn reconcile(
         t.outside,
         t.outside_accelerator_seconds
     );
-    Ok(())
+    differences(unreconciled)
+}
+
+/// Like `diff`, `agora slurm reconcile` tells scripts whether the two sides
+/// agree: after the report, exit status 3 if jobs differ or are on one side
+/// only (1 stays for errors, 2 for bad arguments).
+fn differences(n: usize) -> anyhow::Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    eprintln!("agora: {n} job(s) do not reconcile with Slurm's accounting");
+    std::process::exit(3);
 }
