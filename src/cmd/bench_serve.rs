@@ -79,11 +79,11 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
     for s in stores {
         let f = one(&a, s)?;
         if !a.json {
-            println!(
+            outln!(
                 "{:<9} {:>8.0} durable submissions/s over {} connections (p50 {:.2} ms, p99 {:.2} ms); {} jobs stored (replayed in {:.1} s): GET /v1/jobs page of 100 p50 {:.2} ms, p99 {:.2} ms; GET /v1/jobs/{{id}} p99 {:.2} ms",
                 f.store, f.submissions_per_sec, f.connections, f.submit_ms_p50, f.submit_ms_p99, f.jobs_stored, f.replay_s, f.list_ms_p50, f.list_ms_p99, f.get_ms_p99
             );
-            println!(
+            outln!(
                 "{:<9} restart from a {:.0} MB snapshot: {:.1} s (replaying the whole journal: {:.1} s, {:.1}x)",
                 "",
                 f.snapshot_mb,
@@ -95,9 +95,9 @@ pub fn run(a: ServeArgs) -> anyhow::Result<()> {
         all.push(f);
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&all)?);
+        outln!("{}", serde_json::to_string_pretty(&all)?);
     } else {
-        println!("(targets with SQLite: >= 10,000 submissions/s, submit p99 <= 20 ms, list p99 <= 10 ms at 10^6 jobs)");
+        outln!("(targets with SQLite: >= 10,000 submissions/s, submit p99 <= 20 ms, list p99 <= 10 ms at 10^6 jobs)");
     }
     Ok(())
 }

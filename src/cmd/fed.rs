@@ -142,7 +142,7 @@ struct Console {
 impl Observer for Console {
     fn joined(&mut self, site: &str) {
         if !self.quiet {
-            println!("site joined: {site}");
+            outln!("site joined: {site}");
         }
     }
     fn round(&mut self, st: &Status) {
@@ -171,7 +171,7 @@ impl Observer for Console {
                 line += &format!(" ({})", per_site.join(", "));
             }
             if !self.quiet {
-                println!("{line}");
+                outln!("{line}");
             }
         }
         if let Ok(j) = serde_json::to_string_pretty(st) {
@@ -197,13 +197,13 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let cfg = RunConfig::parse_toml(&text).with_context(|| a.run.display().to_string())?;
     let bundles = tls::init(&a.dir, std::slice::from_ref(&a.host), &cfg.sites)?;
     for (s, p) in &bundles {
-        println!("credentials for {s}: {}", p.display());
+        outln!("credentials for {s}: {}", p.display());
     }
     if a.init_only {
         return Ok(());
     }
     let listener = TcpListener::bind(&a.listen).with_context(|| format!("listening on {}", a.listen))?;
-    println!("coordinator of run {} listening on {}", cfg.name, listener.local_addr()?);
+    outln!("coordinator of run {} listening on {}", cfg.name, listener.local_addr()?);
     let ledger = load_ledger(&a.dir)?;
     let t = Timeouts { join: Duration::from_secs(a.join_timeout), stage: Duration::from_secs(a.stage_timeout) };
     let mut console = Console { dir: a.dir.clone(), quiet: false, printed: 0 };
@@ -212,13 +212,13 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
     write_atomic(&a.dir.join("ledger.json"), &serde_json::to_string_pretty(&coord.accountant)?)?;
     let st = coord.status();
     write_atomic(&a.dir.join("report.html"), &report::html(&st, &[], &[]))?;
-    println!("report: {}", a.dir.join("report.html").display());
+    outln!("report: {}", a.dir.join("report.html").display());
     Ok(())
 }
 
 fn join(a: JoinArgs) -> anyhow::Result<()> {
     let bundle = tls::load_bundle(&a.credentials)?;
-    let mut log = |m: &str| println!("agent: {m}");
+    let mut log = |m: &str| outln!("agent: {m}");
     let traffic = match (&a.data, &a.command) {
         (Some(spec), None) => {
             let (dataset, site) = spec.split_once(':').context("--data must be DATASET:SITE")?;
@@ -231,7 +231,7 @@ fn join(a: JoinArgs) -> anyhow::Result<()> {
         }
         _ => bail!("give --data DATASET:SITE or --command CMD"),
     };
-    println!("agent: run over after {} rounds, {} bytes sent", traffic.rounds, traffic.sent);
+    outln!("agent: run over after {} rounds, {} bytes sent", traffic.rounds, traffic.sent);
     Ok(())
 }
 
@@ -241,10 +241,10 @@ fn status(dir: &Path, json: bool) -> anyhow::Result<()> {
         .with_context(|| format!("no status in {} (has the coordinator started?)", dir.display()))?;
     let st: Status = serde_json::from_str(&t).with_context(|| format!("{} is not a run status", p.display()))?;
     if json {
-        println!("{t}");
+        outln!("{t}");
         return Ok(());
     }
-    println!(
+    outln!(
         "run {} ({}): {} — round {} of {}",
         st.run,
         st.project.as_deref().unwrap_or("no project"),
@@ -253,7 +253,7 @@ fn status(dir: &Path, json: bool) -> anyhow::Result<()> {
         st.rounds
     );
     for r in &st.history {
-        println!(
+        outln!(
             "  round {:>3}: {} participants, dropped [{}]{}{}",
             r.round,
             r.participants.len(),
@@ -263,7 +263,7 @@ fn status(dir: &Path, json: bool) -> anyhow::Result<()> {
         );
     }
     if let Some(m) = st.pooled(st.round) {
-        println!("  pooled test {} of the latest model: {m:.3}", st.metric);
+        outln!("  pooled test {} of the latest model: {m:.3}", st.metric);
     }
     Ok(())
 }
@@ -281,7 +281,7 @@ fn export(dataset: &str, site: &str, out: &Path) -> anyhow::Result<()> {
         }
         write_atomic(&out.join(name), &text)?;
     }
-    println!(
+    outln!(
         "wrote {} and {} ({} + {} rows)",
         out.join("train.csv").display(),
         out.join("test.csv").display(),
@@ -308,7 +308,7 @@ fn demo(a: DemoArgs) -> anyhow::Result<()> {
     tls::init(&dir, &["localhost".to_string()], &cfg.sites)?;
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?.to_string();
-    println!(
+    outln!(
         "agora fed demo: coordinator on {addr} (TLS 1.3, mutual auth), {} hospital agents, {} rounds of {} with SecAgg+",
         sites.len(),
         a.rounds,
@@ -335,9 +335,9 @@ fn demo(a: DemoArgs) -> anyhow::Result<()> {
     }
     let st = coord.status();
     let final_acc = st.pooled(st.round).unwrap_or(f64::NAN);
-    println!("final model: pooled test accuracy {final_acc:.3} (FLamby FedAvg: 0.748 ± 0.027)");
+    outln!("final model: pooled test accuracy {final_acc:.3} (FLamby FedAvg: 0.748 ± 0.027)");
     if !sent.is_empty() {
-        println!("bytes sent per site over the run: {}", sent.iter().sum::<usize>() / sent.len());
+        outln!("bytes sent per site over the run: {}", sent.iter().sum::<usize>() / sent.len());
     }
     let mut points = Vec::new();
     let mut notes = vec![format!(
@@ -345,10 +345,10 @@ fn demo(a: DemoArgs) -> anyhow::Result<()> {
         st.round
     )];
     if !a.no_sweep {
-        println!("accuracy against ε (distributed discrete Gaussian, δ = 1e-5, in-memory runs of the same coordinator and agents, mean of 3 seeds):");
+        outln!("accuracy against ε (distributed discrete Gaussian, δ = 1e-5, in-memory runs of the same coordinator and agents, mean of 3 seeds):");
         points = privacy_sweep(&sites, a.rounds)?;
         for p in &points {
-            println!("  noise σ {:>5} per site: ε = {:>8.3}, pooled accuracy {:.3}", p.noise, p.epsilon, p.metric);
+            outln!("  noise σ {:>5} per site: ε = {:>8.3}, pooled accuracy {:.3}", p.noise, p.epsilon, p.metric);
         }
         notes.push("The ε sweep runs the same coordinator and agents in memory (no TLS), clip 1.0, 1000 integers per unit, noise accounted for 3 surviving sites (min_sites); accuracy is the mean of 3 seeds. Client-level DP over only 4 sites costs much accuracy: each site's whole update is protected.".into());
     }
@@ -356,7 +356,7 @@ fn demo(a: DemoArgs) -> anyhow::Result<()> {
     write_atomic(&a.out.join("report.html"), &report::html(&st, &points, &notes))?;
     write_atomic(&a.out.join("status.json"), &serde_json::to_string_pretty(&st)?)?;
     write_atomic(&a.out.join("privacy.json"), &serde_json::to_string_pretty(&points)?)?;
-    println!("report: {}", a.out.join("report.html").display());
+    outln!("report: {}", a.out.join("report.html").display());
     Ok(())
 }
 
