@@ -1,5 +1,6 @@
 //! End-to-end: the real `agora` binary, each run in its own directory.
 
+mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -8,10 +9,7 @@ fn agora(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("agora-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::tempdir("cli", name)
 }
 
 fn stderr(o: &Output) -> String {

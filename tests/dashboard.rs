@@ -5,8 +5,8 @@
 //! Under CI (CI=true) a missing chromedriver fails the tests; elsewhere
 //! they say so and pass without a browser.
 
+mod common;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -24,32 +24,11 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, cluster: &str, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_agora"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data", "data", "--cluster", cluster])
-            .args(["--cycle-interval", "0.2", "--min-cycle-gap", "0.05", "--rate-limit", "0"])
-            .args(extra)
-            .current_dir(dir)
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(dir.join("server.log")).unwrap())
-            .spawn()
-            .expect("agora serve starts");
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let (mut url, mut token) = (None, None);
-        let mut line = String::new();
-        while out.read_line(&mut line).unwrap() > 0 {
-            if let Some(u) = line.trim().strip_prefix("agora serve: listening on ") {
-                url = Some(u.to_string());
-            }
-            if let Some(t) = line.trim().strip_prefix("admin token (shown once, keep it): ") {
-                token = Some(t.to_string());
-            }
-            if line.contains("API: ") {
-                break;
-            }
-            line.clear();
-        }
-        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-        Server { child, url: url.expect("the server prints its address"), token: token.expect("an admin token") }
+        let mut args = vec!["--listen", "127.0.0.1:0", "--data", "data", "--cluster", cluster];
+        args.extend_from_slice(&["--cycle-interval", "0.2", "--min-cycle-gap", "0.05", "--rate-limit", "0"]);
+        args.extend_from_slice(extra);
+        let s = common::serve(&args, dir, &dir.join("server.log"), &[]);
+        Server { child: s.child, url: s.url, token: s.token.expect("an admin token") }
     }
 
     fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
@@ -95,10 +74,7 @@ impl Drop for Server {
 }
 
 fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("agora-dash-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::tempdir("dash", name)
 }
 
 fn artefacts() -> PathBuf {
@@ -107,12 +83,8 @@ fn artefacts() -> PathBuf {
     d
 }
 
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !f() {
-        assert!(t0.elapsed() < Duration::from_secs(secs), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn wait_for(what: &str, secs: u64, f: impl FnMut() -> bool) {
+    common::wait_until(what, Duration::from_secs(secs), f);
 }
 
 /// A WebDriver session on a chromedriver this test started.

@@ -1,6 +1,7 @@
 //! End-to-end federated training: the real `agora` binary as coordinator
 //! and as site agents, over loopback TLS, each in its own directory.
 
+mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 
@@ -21,10 +22,7 @@ fn spawn(dir: &Path, args: &[&str], log: &str) -> Child {
 }
 
 fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("agora-fed-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::tempdir("fed", name)
 }
 
 fn text(o: &Output) -> (String, String) {

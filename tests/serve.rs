@@ -1,6 +1,7 @@
 //! End-to-end: the real `agora serve` on a free port with its own data
 //! directory, driven over HTTP; stopped cleanly and with kill -9.
 
+mod common;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -19,57 +20,14 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, extra: &[&str]) -> Server {
-        let mut args = vec![
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data",
-            "data",
-            "--cluster",
-            "philly",
-            "--cycle-interval",
-            "0.05",
-            "--min-cycle-gap",
-            "0.02",
-        ];
+        let mut args =
+            vec!["--listen", "127.0.0.1:0", "--data", "data", "--cluster", "philly", "--cycle-interval", "0.05"];
+        args.extend_from_slice(&["--min-cycle-gap", "0.02"]);
         args.extend_from_slice(extra);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_agora"))
-            .args(&args)
-            .current_dir(dir)
-            .stdout(Stdio::piped())
-            .stderr(
-                std::fs::File::create(dir.join(format!("server-{}.log", Instant::now().elapsed().as_nanos()))).unwrap(),
-            )
-            .spawn()
-            .expect("agora serve starts");
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let (mut url, mut token, mut snapshot, mut replayed) = (None, None, None, None);
-        let mut line = String::new();
-        while out.read_line(&mut line).unwrap() > 0 {
-            if let Some(u) = line.trim().strip_prefix("agora serve: listening on ") {
-                url = Some(u.to_string());
-            }
-            if let Some(d) = line.trim().strip_prefix("data: ") {
-                let nums: Vec<u64> =
-                    d.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).collect::<Vec<_>>();
-                if d.contains("snapshot after journal entry") {
-                    snapshot = nums.first().copied();
-                    replayed = nums.get(1).copied();
-                } else {
-                    replayed = nums.last().copied();
-                }
-            }
-            if let Some(t) = line.trim().strip_prefix("admin token (shown once, keep it): ") {
-                token = Some(t.to_string());
-            }
-            if line.contains("API: ") {
-                break;
-            }
-            line.clear();
-        }
-        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-        let replayed = replayed.expect("the server prints what it replayed");
-        Server { child, url: url.expect("the server prints its address"), token, snapshot, replayed }
+        let log = dir.join(format!("server-{}.log", Instant::now().elapsed().as_nanos()));
+        let s = common::serve(&args, dir, &log, &[]);
+        let replayed = s.replayed.expect("the server prints what it replayed");
+        Server { child: s.child, url: s.url, token: s.token, snapshot: s.snapshot, replayed }
     }
 
     fn stop(mut self) {
@@ -119,10 +77,7 @@ fn stores(name: &str) -> Vec<Vec<String>> {
 }
 
 fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("agora-serve-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::tempdir("serve", name)
 }
 
 /// (status, body as JSON or as a string)
@@ -181,12 +136,8 @@ impl Api<'_> {
     }
 }
 
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !f() {
-        assert!(t0.elapsed() < Duration::from_secs(20), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_for(what: &str, f: impl FnMut() -> bool) {
+    common::wait_until(what, Duration::from_secs(20), f);
 }
 
 /// No accelerator appears in two running jobs' allocations.

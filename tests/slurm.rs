@@ -11,8 +11,8 @@
 //! print (submission to running on Slurm, recovery times) are measured
 //! here; see the README.
 
+mod common;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
@@ -92,14 +92,7 @@ impl Slurm {
     }
 }
 
-fn wait(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) -> Duration {
-    let t0 = Instant::now();
-    while !ok() {
-        assert!(t0.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    t0.elapsed()
-}
+use common::wait_until as wait;
 
 const SITE: &str = r#"
 [scheduler]
@@ -127,38 +120,16 @@ impl Server {
     fn start_with(s: &Slurm, dir: &Path, token: Option<&str>, extra: &[&str]) -> Server {
         std::fs::write(dir.join("site.toml"), SITE).unwrap();
         let topo = s.dir.join("etc/topology.conf");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_agora"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data", "data", "--site", "site.toml"])
-            .args(["--executor", "slurm", "--slurm-url", &s.url, "--slurm-poll", "0.2"])
-            .args(["--slurm-topology", topo.to_str().unwrap(), "--cycle-interval", "0.2", "--min-cycle-gap", "0.05"])
-            .args(extra)
-            .env("SLURM_JWT", &s.token)
-            .env("SLURM_CONF", s.dir.join("etc/slurm.conf"))
-            .current_dir(dir)
-            .stdout(Stdio::piped())
-            .stderr(std::fs::OpenOptions::new().create(true).append(true).open(dir.join("server.log")).unwrap())
-            .spawn()
-            .expect("agora serve starts");
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let (mut url, mut tok) = (None, token.map(String::from));
-        let mut line = String::new();
-        while out.read_line(&mut line).unwrap() > 0 {
-            if let Some(u) = line.trim().strip_prefix("agora serve: listening on ") {
-                url = Some(format!("http://{}", u.trim_start_matches("http://")));
-            }
-            if let Some(t) = line.trim().strip_prefix("admin token (shown once, keep it): ") {
-                tok = Some(t.to_string());
-            }
-            if line.contains("API: ") {
-                break;
-            }
-            line.clear();
-        }
-        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-        let url = url.unwrap_or_else(|| {
-            panic!("agora serve did not start: {}", std::fs::read_to_string(dir.join("server.log")).unwrap_or_default())
-        });
-        Server { child, url, token: tok.expect("an admin token"), dir: dir.to_path_buf() }
+        let topo = topo.to_str().unwrap();
+        let mut args = vec!["--listen", "127.0.0.1:0", "--data", "data", "--site", "site.toml"];
+        args.extend_from_slice(&["--executor", "slurm", "--slurm-url", &s.url, "--slurm-poll", "0.2"]);
+        args.extend_from_slice(&["--slurm-topology", topo, "--cycle-interval", "0.2", "--min-cycle-gap", "0.05"]);
+        args.extend_from_slice(extra);
+        let conf = s.dir.join("etc/slurm.conf");
+        let env = [("SLURM_JWT", s.token.as_str()), ("SLURM_CONF", conf.to_str().unwrap())];
+        let started = common::serve(&args, dir, &dir.join("server.log"), &env);
+        let token = started.token.or(token.map(String::from)).expect("an admin token");
+        Server { child: started.child, url: started.url, token, dir: dir.to_path_buf() }
     }
 
     fn cli(&self, args: &[&str]) -> String {
@@ -233,10 +204,7 @@ impl Drop for Server {
 }
 
 fn tempdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("agora-slurm-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::tempdir("slurm", name)
 }
 
 fn nodes_of(job: &Value) -> Vec<String> {
