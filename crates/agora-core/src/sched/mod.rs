@@ -330,6 +330,9 @@ pub struct Scheduler {
     restarts: Vec<u32>,
     /// Per leaf: the last queue key looked at in this cycle.
     cursor: Vec<Option<QKey>>,
+    /// Per queue: read-ahead of the walk (scratch reused across cycles,
+    /// emptied at the start of each walk; not state, not persisted).
+    ahead: Vec<cycle::Ahead>,
     /// Per node scratch for reservation and preemption planning.
     scratch: Vec<u8>,
     /// Scratch counters for reservation planning.
@@ -401,6 +404,7 @@ impl Scheduler {
             claimants: Vec::new(),
             restarts: Vec::new(),
             cursor: vec![None; ents.len()],
+            ahead: Vec::new(),
             scratch: vec![0; nnodes],
             plan_bufs,
             last_holds: Vec::new(),
