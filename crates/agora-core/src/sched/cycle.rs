@@ -644,6 +644,7 @@ impl Scheduler {
         let q = self.queue_of(&self.jobs[slot as usize].as_ref().expect("job").spec);
         self.queues[q].remove(&qkey);
         self.pending -= 1;
+        self.count_pending(slot, false);
         self.by_end.insert((end, slot));
         self.fair.add(&self.ents, tenant, total as u64, opportunistic);
         self.picker.rekey(&self.ents, &self.fair, tenant);

@@ -283,6 +283,9 @@ struct Job {
     restarting: bool,
 }
 
+/// Per-node request sizes 0..=MAX_NODE_ACCELS.
+const MAX_K: usize = crate::topology::MAX_NODE_ACCELS as usize + 1;
+
 /// The longest duration a job may state (time limit, estimate, checkpoint
 /// figures): 100 years, so that sums of times never overflow.
 pub const MAX_DURATION: Secs = 100 * 365 * 86_400;
@@ -330,6 +333,10 @@ pub struct Scheduler {
     restarts: Vec<u32>,
     /// Per leaf: the last queue key looked at in this cycle.
     cursor: Vec<Option<QKey>>,
+    /// Per type and k: pending jobs whose gang on that type has k
+    /// accelerators per node (for `fragmentation`, which samples call
+    /// often). Derived from the queues: not persisted, rebuilt on restore.
+    pending_k: Vec<[u32; MAX_K]>,
     /// Per queue: read-ahead of the walk (scratch reused across cycles,
     /// emptied at the start of each walk; not state, not persisted).
     ahead: Vec<cycle::Ahead>,
@@ -388,6 +395,7 @@ impl Scheduler {
         let plan_bufs = reserve::PlanBufs::new(&topo);
         let max_accels = (0..topo.types.len() as u32).map(|t| topo.max_node_accels(TypeId(t))).collect();
         let lenders = (0..ents.len() as u32).map(TenantId).filter(|t| ents.get(*t).lend_limit.is_some()).collect();
+        let pending_k = vec![[0; MAX_K]; topo.types.len()];
         Scheduler {
             fair: Fair::new(&ents, cfg.half_life, cfg.alloc_weight),
             picker: Picker::new(&ents),
@@ -405,6 +413,7 @@ impl Scheduler {
             restarts: Vec::new(),
             cursor: vec![None; ents.len()],
             ahead: Vec::new(),
+            pending_k,
             scratch: vec![0; nnodes],
             plan_bufs,
             last_holds: Vec::new(),
@@ -633,6 +642,7 @@ impl Scheduler {
                 let (qkey, q) = (job.qkey, self.queue_of(&job.spec));
                 self.queues[q].remove(&qkey);
                 self.pending -= 1;
+                self.count_pending(slot, false);
             }
             _ => self.release(slot),
         }
@@ -711,6 +721,32 @@ impl Scheduler {
         let q = self.queue_of(&job.spec);
         self.jobs[slot as usize].as_mut().expect("job exists").qkey = key;
         self.queues[q].insert(key);
+        self.count_pending(slot, true);
+    }
+
+    /// Count a job in (or out of) `pending_k` as it joins (leaves) a queue.
+    fn count_pending(&mut self, slot: u32, joins: bool) {
+        let spec = &self.jobs[slot as usize].as_ref().expect("job exists").spec;
+        let min = spec.min_accels.unwrap_or(spec.accels);
+        for t in types_of(self.topo.types.len() as u32, spec.accel_type) {
+            if let Some((k, _)) = self.shape(spec, t, min) {
+                let c = &mut self.pending_k[t.idx()][k as usize];
+                if joins {
+                    *c += 1;
+                } else {
+                    *c -= 1;
+                }
+            }
+        }
+    }
+
+    /// `pending_k` from the queues (after a restore).
+    fn recount_pending(&mut self) {
+        self.pending_k.iter_mut().for_each(|c| *c = [0; MAX_K]);
+        let slots: Vec<u32> = self.queues.iter().flatten().map(|k| k.3).collect();
+        for slot in slots {
+            self.count_pending(slot, true);
+        }
     }
 
     /// Account the work of the current run up to `end`: with a checkpoint
