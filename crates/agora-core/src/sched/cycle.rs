@@ -85,6 +85,14 @@ pub(super) struct Ahead {
 impl Ahead {
     const RUN: usize = 64;
 
+    /// How far ahead the walk touches job records.
+    const LEAD: usize = 8;
+
+    /// The key `d` places after the one `next` gave last, if read ahead.
+    fn peek(&self, d: usize) -> Option<QKey> {
+        self.keys.get(self.at + d - 1).copied()
+    }
+
     fn clear(&mut self) {
         self.keys.clear();
         self.at = 0;
@@ -240,6 +248,12 @@ impl Scheduler {
             };
             self.cursor[leaf.idx()] = Some(key);
             let slot = key.3;
+            // Load the record of a job a few places ahead now, so that its
+            // cache miss overlaps with the work on this one (queue order is
+            // no order in memory; the value is not used).
+            if let Some(next) = ahead[leaf.idx()].peek(Ahead::LEAD) {
+                std::hint::black_box(self.jobs[next.3 as usize].as_ref().map(|j| j.restarting));
+            }
             report.examined += 1;
             if !ctx.reservations.is_empty() {
                 ctx.scanned_after_reservation += 1;
