@@ -88,6 +88,9 @@ pub struct Checkpointing {
 }
 
 #[derive(Clone, Debug, PartialEq)]
+// Declaration order is memory order: the fields a scheduling cycle reads
+// for every waiting job (tenant to time limit) share a cache line.
+#[repr(C)]
 pub struct JobSpec {
     pub id: JobId,
     /// A leaf of the entitlement tree.

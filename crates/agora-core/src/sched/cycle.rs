@@ -71,6 +71,49 @@ impl FailCache {
     }
 }
 
+/// The next keys of one queue after the walk's cursor, read from the
+/// B-tree in runs rather than one range search per job. Valid for one
+/// walk: while it runs, a queue only loses the job being looked at (a
+/// start), which is behind the cursor; nothing joins a queue until the
+/// walk ends (requeues happen in the advance step and on events).
+#[derive(Default)]
+pub(super) struct Ahead {
+    keys: Vec<QKey>,
+    at: usize,
+}
+
+impl Ahead {
+    const RUN: usize = 64;
+
+    /// How far ahead the walk touches job records.
+    const LEAD: usize = 8;
+
+    /// The key `d` places after the one `next` gave last, if read ahead.
+    fn peek(&self, d: usize) -> Option<QKey> {
+        self.keys.get(self.at + d - 1).copied()
+    }
+
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.at = 0;
+    }
+
+    fn next(&mut self, queue: &BTreeSet<QKey>, cursor: Option<QKey>) -> Option<QKey> {
+        if self.at == self.keys.len() {
+            let from = match cursor {
+                Some(k) => Bound::Excluded(k),
+                None => Bound::Unbounded,
+            };
+            self.keys.clear();
+            self.at = 0;
+            self.keys.extend(queue.range((from, Bound::Unbounded)).take(Self::RUN));
+        }
+        let key = *self.keys.get(self.at)?;
+        self.at += 1;
+        Some(key)
+    }
+}
+
 /// The outcome of looking at one job.
 enum Outcome {
     Started,
@@ -171,28 +214,46 @@ impl Scheduler {
                 self.picker.activate(&self.ents, &self.fair, TenantId(leaf as u32));
             }
         }
+        // The leaf picked last stays the pick until a job starts (the only
+        // change of allocations, hence of the order, during the walk) or
+        // its queue runs out.
+        let mut picked: Option<(TenantId, u64)> = None;
+        let mut ahead = std::mem::take(&mut self.ahead);
+        for a in &mut ahead {
+            a.clear();
+        }
+        ahead.resize_with(self.queues.len(), Ahead::default);
         let stop = loop {
             let leaf = if global {
                 ROOT
             } else {
-                match self.picker.pick(&self.ents) {
-                    Some(l) => l,
-                    None => break Stop::Exhausted,
+                match picked {
+                    Some((l, started)) if started == self.stats.started => l,
+                    _ => match self.picker.pick(&self.ents) {
+                        Some(l) => {
+                            picked = Some((l, self.stats.started));
+                            l
+                        }
+                        None => break Stop::Exhausted,
+                    },
                 }
             };
-            let from = match self.cursor[leaf.idx()] {
-                Some(k) => Bound::Excluded(k),
-                None => Bound::Unbounded,
-            };
-            let Some(&key) = self.queues[leaf.idx()].range((from, Bound::Unbounded)).next() else {
+            let Some(key) = ahead[leaf.idx()].next(&self.queues[leaf.idx()], self.cursor[leaf.idx()]) else {
                 if global {
                     break Stop::Exhausted;
                 }
                 self.picker.deactivate(&self.ents, leaf);
+                picked = None;
                 continue;
             };
             self.cursor[leaf.idx()] = Some(key);
             let slot = key.3;
+            // Load the record of a job a few places ahead now, so that its
+            // cache miss overlaps with the work on this one (queue order is
+            // no order in memory; the value is not used).
+            if let Some(next) = ahead[leaf.idx()].peek(Ahead::LEAD) {
+                std::hint::black_box(self.jobs[next.3 as usize].as_ref().map(|j| j.restarting));
+            }
             report.examined += 1;
             if !ctx.reservations.is_empty() {
                 ctx.scanned_after_reservation += 1;
@@ -212,6 +273,7 @@ impl Scheduler {
                 break Stop::Full;
             }
         };
+        self.ahead = ahead;
         self.stats.jobs_examined += report.examined as u64;
 
         // 5. soak
@@ -398,7 +460,8 @@ impl Scheduler {
 
         // Placement on free, unheld nodes: tightest domain first. An elastic
         // job with automatic nodes also tries the node size of its minimum.
-        let targets = if spec.per_node == 0 && min < target { vec![target, min] } else { vec![target] };
+        let targets = [target, min];
+        let targets = if spec.per_node == 0 && min < target { &targets[..] } else { &targets[..1] };
         for (t, target) in types_of(ntypes, spec.accel_type).flat_map(|t| targets.iter().map(move |&g| (t, g))) {
             let Some((k, n_max)) = self.shape(&spec, t, target) else {
                 continue;
@@ -601,6 +664,7 @@ impl Scheduler {
         let q = self.queue_of(&self.jobs[slot as usize].as_ref().expect("job").spec);
         self.queues[q].remove(&qkey);
         self.pending -= 1;
+        self.count_pending(slot, false);
         self.by_end.insert((end, slot));
         self.fair.add(&self.ents, tenant, total as u64, opportunistic);
         self.picker.rekey(&self.ents, &self.fair, tenant);

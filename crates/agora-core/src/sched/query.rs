@@ -137,27 +137,21 @@ impl Scheduler {
     }
 
     pub fn fragmentation(&self) -> Fragmentation {
-        // The smallest per-node request among pending jobs, per type.
-        let ntypes = self.topo.types.len();
-        let mut min_k = vec![u8::MAX; ntypes];
-        for job in self.jobs.iter().flatten().filter(|j| j.state == JobState::Pending) {
-            let min = job.spec.min_accels.unwrap_or(job.spec.accels);
-            for t in types_of(self.topo.types.len() as u32, job.spec.accel_type) {
-                if let Some((k, _)) = self.shape(&job.spec, t, min) {
-                    min_k[t.idx()] = min_k[t.idx()].min(k);
-                }
-            }
-        }
+        // The smallest per-node request among pending jobs, per type
+        // (counted as jobs join and leave the queues).
+        let min_k: Vec<u8> =
+            self.pending_k.iter().map(|c| c.iter().position(|&n| n > 0).map_or(u8::MAX, |k| k as u8)).collect();
+        // From the free-capacity index, not a walk of every node: outside a
+        // cycle no node is held, so a node's available accelerators are its
+        // free ones if it is up and not a spare (else 0), and the sum over
+        // k >= 1 of "nodes with at least k available" is the free total.
         let mut f = Fragmentation { capacity: self.capacity, ..Default::default() };
-        for (i, st) in self.pool.st.iter().enumerate() {
-            if !st.up || st.spare {
-                continue;
-            }
-            let free = st.free_count();
-            f.free += free as u64;
-            let t = self.topo.blocks[self.topo.nodes[i].block.idx()].accel_type.idx();
-            if free > 0 && min_k[t] != u8::MAX && free < min_k[t] {
-                f.unusable += free as u64;
+        for (t, &m) in min_k.iter().enumerate() {
+            let ge = |k: u8| self.pool.site_nodes_ge(TypeId(t as u32), k) as u64;
+            f.free += (1..super::MAX_K as u8).map(ge).sum::<u64>();
+            if m != u8::MAX {
+                // Nodes with 1..m-1 available: stranded.
+                f.unusable += (1..m).map(|k| ge(k) - ge(m)).sum::<u64>();
             }
         }
         f
@@ -253,6 +247,32 @@ impl Scheduler {
         }
         if pending != self.pending || self.queues.iter().map(|q| q.len()).sum::<usize>() != pending {
             return Err("pending counts disagree".into());
+        }
+        let mut pending_k = vec![[0u32; super::MAX_K]; self.topo.types.len()];
+        for job in self.jobs.iter().flatten().filter(|j| j.state == JobState::Pending) {
+            let min = job.spec.min_accels.unwrap_or(job.spec.accels);
+            for t in types_of(self.topo.types.len() as u32, job.spec.accel_type) {
+                if let Some((k, _)) = self.shape(&job.spec, t, min) {
+                    pending_k[t.idx()][k as usize] += 1;
+                }
+            }
+        }
+        if pending_k != self.pending_k {
+            return Err("pending jobs by request size disagree with the queues".into());
+        }
+        // `fragmentation` reads the index: the same figures as a walk of the nodes.
+        let frag = self.fragmentation();
+        let (mut free, mut unusable) = (0u64, 0u64);
+        for (i, st) in self.pool.st.iter().enumerate().filter(|(_, st)| st.up && !st.spare) {
+            let t = self.topo.blocks[self.topo.nodes[i].block.idx()].accel_type.idx();
+            let min_k = pending_k[t].iter().position(|&n| n > 0).unwrap_or(0);
+            free += st.free_count() as u64;
+            if st.free_count() > 0 && (st.free_count() as usize) < min_k {
+                unusable += st.free_count() as u64;
+            }
+        }
+        if (frag.free, frag.unusable) != (free, unusable) {
+            return Err(format!("fragmentation {frag:?} != free {free}, unusable {unusable} of the nodes"));
         }
         let cap: u64 = (0..self.topo.nodes.len())
             .filter(|&i| self.pool.st[i].up && !self.pool.st[i].spare)

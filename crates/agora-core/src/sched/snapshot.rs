@@ -102,6 +102,7 @@ impl Scheduler {
             return Err(SnapshotError("bytes left over after the scheduler's state".into()));
         }
         s.check_restored().map_err(SnapshotError)?;
+        s.recount_pending();
         Ok(s)
     }
 
