@@ -579,13 +579,17 @@ impl Scheduler {
             Backfill::Conservative(n) | Backfill::PerProgramme(n) => n,
             Backfill::Strict | Backfill::Greedy => 0,
         };
-        let programme = |s: &Self, t: TenantId| s.ents.ancestor_at(t, 2);
-        let first_of_programme = !matches!(self.cfg.backfill, Backfill::PerProgramme(_))
-            || !ctx.reservations.iter().any(|r| {
-                let other = self.jobs[r.job as usize].as_ref().expect("reserved job").spec.tenant;
-                programme(self, other) == programme(self, leaf)
-            });
-        if ctx.reservations.len() < max_res && first_of_programme {
+        // Per programme: only if no reservation of this cycle is its programme's
+        // (looked at only once the depth allows another reservation).
+        let first_of_programme = |s: &Self| {
+            let mine = s.ents.ancestor_at(leaf, 2);
+            !matches!(s.cfg.backfill, Backfill::PerProgramme(_))
+                || !ctx.reservations.iter().any(|r| {
+                    let other = s.jobs[r.job as usize].as_ref().expect("reserved job").spec.tenant;
+                    s.ents.ancestor_at(other, 2) == mine
+                })
+        };
+        if ctx.reservations.len() < max_res && first_of_programme(self) {
             for t in types_of(ntypes, spec.accel_type) {
                 let Some((k, n)) = self.shape(&spec, t, min) else {
                     continue;
