@@ -23,7 +23,7 @@ use crate::tenancy::{Entitlements, ROOT};
 use crate::topology::Topology;
 use fairshare::{Fair, Picker};
 use pool::Pool;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 
 /// What happens behind a job that cannot start yet.
@@ -255,6 +255,64 @@ pub struct Fragmentation {
 
 type QKey = (u8, Time, u64, u32);
 
+/// What a look at a pending job reads of it besides the state: filed with
+/// its queue key, so that the walk can tell a job whose look is already
+/// known (see `cycle::Templates`) without loading the job's record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Look {
+    shape: Shape,
+    time_limit: Secs,
+}
+
+/// The fields of a pending job a look depends on, apart from its time
+/// limit: two jobs of one shape looked at in the same state get the same
+/// outcome and the same reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Shape {
+    accels: u32,
+    min: u32,
+    tenant: u32,
+    /// The accelerator type asked for, or u32::MAX for any.
+    ty: u32,
+    per_node: u8,
+    scope: u8,
+    required: bool,
+    class: u8,
+    /// The first part of the queue key (under LAS: above the threshold).
+    q0: u8,
+}
+
+impl Shape {
+    fn of(spec: &JobSpec, q0: u8) -> Shape {
+        Shape {
+            accels: spec.accels,
+            min: spec.min_accels.unwrap_or(spec.accels),
+            tenant: spec.tenant.0,
+            ty: spec.accel_type.map_or(u32::MAX, |t| t.0),
+            per_node: spec.per_node,
+            scope: spec.constraint.scope as u8,
+            required: spec.constraint.required,
+            class: spec.class as u8,
+            q0,
+        }
+    }
+
+    /// A slot in a small direct-mapped table.
+    fn bucket(&self, bits: u32) -> usize {
+        let words = [
+            self.accels as u64 | (self.min as u64) << 32,
+            self.tenant as u64 | (self.ty as u64) << 32,
+            self.per_node as u64
+                | (self.scope as u64) << 8
+                | (self.required as u64) << 16
+                | (self.class as u64) << 24
+                | (self.q0 as u64) << 32,
+        ];
+        let h = words.iter().fold(0u64, |h, &w| (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95));
+        (h >> (64 - bits)) as usize
+    }
+}
+
 /// One job. Laid out by hand: a cycle looks at thousands of pending jobs in
 /// queue order, which is no order in memory, reading `awaiting`,
 /// `restarting` and the spec's placement fields and writing `reason`; so
@@ -333,8 +391,9 @@ pub struct Scheduler {
     jobs: Vec<Option<Job>>,
     free_slots: Vec<u32>,
     by_id: HashMap<JobId, u32>,
-    /// Pending jobs per leaf, by (class desc, submit, seq).
-    queues: Vec<BTreeSet<QKey>>,
+    /// Pending jobs per leaf, by (class desc, submit, seq), with what a
+    /// look at each reads.
+    queues: Vec<BTreeMap<QKey, Look>>,
     pending: usize,
     /// Running and preempting jobs by the latest time they can end.
     by_end: BTreeSet<(Time, u32)>,
@@ -353,6 +412,13 @@ pub struct Scheduler {
     /// Per queue: read-ahead of the walk (scratch reused across cycles,
     /// emptied at the start of each walk; not state, not persisted).
     ahead: Vec<cycle::Ahead>,
+    /// Looks known within the current cycle (scratch, not persisted: an
+    /// entry is good only for the cycle and epoch it names).
+    templates: cycle::Templates,
+    /// The reasons of the jobs the last walk passed over by template.
+    lazy: cycle::Lazy,
+    /// Look at every job in full (no templates): for tests that compare.
+    eager: bool,
     /// Per node scratch for reservation and preemption planning.
     scratch: Vec<u8>,
     /// Scratch counters for reservation planning.
@@ -412,7 +478,7 @@ impl Scheduler {
         Scheduler {
             fair: Fair::new(&ents, cfg.half_life, cfg.alloc_weight),
             picker: Picker::new(&ents),
-            queues: vec![BTreeSet::new(); ents.len()],
+            queues: vec![BTreeMap::new(); ents.len()],
             topo,
             pool,
             cfg,
@@ -426,6 +492,9 @@ impl Scheduler {
             restarts: Vec::new(),
             cursor: vec![None; ents.len()],
             ahead: Vec::new(),
+            templates: cycle::Templates::default(),
+            lazy: cycle::Lazy::new(ents.len()),
+            eager: false,
             pending_k,
             scratch: vec![0; nnodes],
             plan_bufs,
@@ -460,6 +529,13 @@ impl Scheduler {
     }
     pub fn last_cycle(&self) -> &CycleReport {
         &self.report
+    }
+    /// Look at every pending job in full instead of repeating a look
+    /// known from a job of the same shape earlier in the same state (the
+    /// decisions and reasons are the same; tests compare the two).
+    #[doc(hidden)]
+    pub fn set_eager_looks(&mut self, eager: bool) {
+        self.eager = eager;
     }
     pub fn pending_count(&self) -> usize {
         self.pending
@@ -732,8 +808,9 @@ impl Scheduler {
         };
         let key = (a, b, self.seq, slot);
         let q = self.queue_of(&job.spec);
+        let look = Look { shape: Shape::of(&job.spec, a), time_limit: job.spec.time_limit };
         self.jobs[slot as usize].as_mut().expect("job exists").qkey = key;
-        self.queues[q].insert(key);
+        self.queues[q].insert(key, look);
         self.count_pending(slot, true);
     }
 
@@ -756,7 +833,7 @@ impl Scheduler {
     /// `pending_k` from the queues (after a restore).
     fn recount_pending(&mut self) {
         self.pending_k.iter_mut().for_each(|c| *c = [0; MAX_K]);
-        let slots: Vec<u32> = self.queues.iter().flatten().map(|k| k.3).collect();
+        let slots: Vec<u32> = self.queues.iter().flat_map(|q| q.keys()).map(|k| k.3).collect();
         for slot in slots {
             self.count_pending(slot, true);
         }

@@ -51,9 +51,13 @@ impl Scheduler {
 
     fn reason_of(&self, job: &Job) -> Reason {
         if job.awaiting.is_some() || job.reason_cycle == self.cycle {
-            job.reason.clone()
-        } else {
-            Reason::NotReached(self.report.stop.unwrap_or(Stop::Exhausted))
+            return job.reason.clone();
+        }
+        // Passed over in the last walk by the template of its shape?
+        let shape = Shape::of(&job.spec, job.qkey.0);
+        match self.lazy.reason(self.cycle, self.queue_of(&job.spec), job.qkey, &shape) {
+            Some(r) => r.clone(),
+            None => Reason::NotReached(self.report.stop.unwrap_or(Stop::Exhausted)),
         }
     }
 
@@ -177,8 +181,9 @@ impl Scheduler {
                     if !job.slots.is_empty() || job.accels != 0 {
                         return Err(format!("pending job {id} holds accelerators"));
                     }
-                    if !self.queues[self.queue_of(&job.spec)].contains(&job.qkey) {
-                        return Err(format!("pending job {id} is not queued"));
+                    let look = Look { shape: Shape::of(&job.spec, job.qkey.0), time_limit: job.spec.time_limit };
+                    if self.queues[self.queue_of(&job.spec)].get(&job.qkey) != Some(&look) {
+                        return Err(format!("pending job {id} is not queued (or filed with another look)"));
                     }
                     let r = self.reason_of(job).describe(self.now, &self.ents);
                     if r.is_empty() {
@@ -309,6 +314,7 @@ impl std::fmt::Debug for Scheduler {
             .field("claimants", &self.claimants)
             .field("last_holds", &self.last_holds)
             .field("restarts", &self.restarts)
+            .field("lazy", &self.lazy)
             .field("pool", &self.pool)
             .field("fair", &self.fair)
             .field("room_cache", &self.room_cache)
