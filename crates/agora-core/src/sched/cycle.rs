@@ -62,8 +62,7 @@ pub(super) struct Ctx {
     pub limited: bool,
 }
 
-/// Templates of this cycle's looks by shape: a small direct-mapped table
-/// (a collision only costs a full look).
+/// Templates of this cycle's looks, by shape number.
 #[derive(Default)]
 pub(super) struct Templates(Vec<Template>);
 
@@ -71,28 +70,26 @@ pub(super) struct Templates(Vec<Template>);
 struct Template {
     cycle: u64,
     epoch: u32,
-    shape: Shape,
     /// Good for jobs whose time limit is at least this.
-    min_limit: Secs,
+    min_limit: u32,
     /// The look deferred the job to the soak step.
     deferred: bool,
 }
 
 impl Templates {
-    const BITS: u32 = 10;
-
+    #[inline]
     fn get(&self, cycle: u64, epoch: u32, look: &Look) -> Option<&Template> {
-        let t = self.0.get(look.shape.bucket(Self::BITS))?;
-        (t.cycle == cycle && t.epoch == epoch && t.shape == look.shape && look.time_limit >= t.min_limit).then_some(t)
+        let t = self.0.get(look.shape as usize)?;
+        (t.cycle == cycle && t.epoch == epoch && look.time_limit >= t.min_limit).then_some(t)
     }
 
-    fn put(&mut self, t: Template) {
-        if self.0.is_empty() {
-            let none = Template { cycle: u64::MAX, epoch: 0, shape: t.shape, min_limit: 0, deferred: false };
-            self.0 = vec![none; 1 << Self::BITS];
+    fn put(&mut self, shape: u32, t: Template) {
+        let i = shape as usize;
+        if i >= self.0.len() {
+            let none = Template { cycle: u64::MAX, epoch: 0, min_limit: 0, deferred: false };
+            self.0.resize((i + 1).next_power_of_two(), none);
         }
-        let b = t.shape.bucket(Self::BITS);
-        self.0[b] = t;
+        self.0[i] = t;
     }
 }
 
@@ -105,7 +102,7 @@ impl Templates {
 pub(super) struct Lazy {
     cycle: u64,
     runs: Vec<Vec<(QKey, QKey, u32)>>,
-    reasons: Vec<(u32, Shape, Reason)>,
+    reasons: Vec<(u32, u32, Reason)>,
 }
 
 impl Lazy {
@@ -113,9 +110,9 @@ impl Lazy {
         Lazy { cycle: 0, runs: vec![Vec::new(); queues], reasons: Vec::new() }
     }
 
-    /// Restored tables have one run list per queue.
-    pub fn fits(&self, queues: usize) -> bool {
-        self.runs.len() == queues
+    /// Restored tables have one run list per queue and known shapes.
+    pub fn fits(&self, queues: usize, shapes: usize) -> bool {
+        self.runs.len() == queues && self.reasons.iter().all(|r| (r.1 as usize) < shapes)
     }
 
     fn begin(&mut self, cycle: u64) {
@@ -124,6 +121,7 @@ impl Lazy {
         self.reasons.clear();
     }
 
+    #[inline]
     fn passed(&mut self, queue: usize, key: QKey, epoch: u32) {
         let runs = &mut self.runs[queue];
         match runs.last_mut() {
@@ -132,7 +130,7 @@ impl Lazy {
         }
     }
 
-    fn template(&mut self, epoch: u32, shape: Shape, reason: &Reason) {
+    fn template(&mut self, epoch: u32, shape: u32, reason: &Reason) {
         let known = self.reasons.iter().rev().take_while(|r| r.0 == epoch).find(|r| r.1 == shape);
         match known {
             // Re-made after a collision or for a shorter time limit: the
@@ -143,7 +141,7 @@ impl Lazy {
     }
 
     /// The reason of a job passed over in cycle `cycle`, if it was.
-    pub fn reason(&self, cycle: u64, queue: usize, key: QKey, shape: &Shape) -> Option<&Reason> {
+    pub fn reason(&self, cycle: u64, queue: usize, key: QKey, shape: u32) -> Option<&Reason> {
         if cycle != self.cycle {
             return None;
         }
@@ -154,7 +152,7 @@ impl Lazy {
             return None;
         }
         let from = self.reasons.partition_point(|r| r.0 < epoch);
-        self.reasons[from..].iter().take_while(|r| r.0 == epoch).find(|r| r.1 == *shape).map(|r| &r.2)
+        self.reasons[from..].iter().take_while(|r| r.0 == epoch).find(|r| r.1 == shape).map(|r| &r.2)
     }
 }
 
@@ -415,6 +413,35 @@ impl Scheduler {
                         ctx.deferred.push((slot, look));
                     }
                     self.lazy.passed(leaf.idx(), key, ctx.epoch);
+                    // And so for the next ones read ahead, as long as they
+                    // have templates too (the same checks as above).
+                    let a = &mut ahead[leaf.idx()];
+                    let mut last = key;
+                    while let Some((k, l)) = a.peek(1) {
+                        let limited = !ctx.reservations.is_empty();
+                        if limited && ctx.scanned_after_reservation >= self.cfg.max_backfill_scan {
+                            break;
+                        }
+                        if !apart.is_empty() && apart.binary_search(&k.3).is_ok()
+                            || !fresh.is_empty() && fresh.binary_search(&k.3).is_ok()
+                        {
+                            break;
+                        }
+                        let Some(t) = templates.get(self.cycle, ctx.epoch, &l) else {
+                            break;
+                        };
+                        if t.deferred {
+                            ctx.deferred.push((k.3, l));
+                        }
+                        a.at += 1;
+                        report.examined += 1;
+                        ctx.scanned_after_reservation += usize::from(limited);
+                        last = k;
+                    }
+                    if last != key {
+                        self.cursor[leaf.idx()] = Some(last);
+                        self.lazy.passed(leaf.idx(), last, ctx.epoch);
+                    }
                     continue;
                 }
             }
@@ -428,10 +455,10 @@ impl Scheduler {
             } else if ctx.changed {
                 ctx.epoch += 1;
             } else if !self.eager {
-                let t = self.template(slot, &ctx, look.shape);
+                let t = self.template(slot, &ctx);
                 let job = self.jobs[slot as usize].as_ref().expect("job exists");
                 self.lazy.template(ctx.epoch, look.shape, &job.reason);
-                templates.put(t);
+                templates.put(look.shape, t);
             }
             if self.nothing_more_fits(&ctx) {
                 break Stop::Full;
@@ -447,17 +474,18 @@ impl Scheduler {
             ctx.epoch += 1;
             ctx.limited = false;
             for (slot, look) in std::mem::take(&mut ctx.deferred) {
-                if self.nothing_more_fits(&ctx) {
-                    break;
-                }
+                // (Passing over a job changes nothing: no need to ask again.)
                 if !self.eager && templates.get(self.cycle, ctx.epoch, &look).is_some() {
                     continue;
+                }
+                if self.nothing_more_fits(&ctx) {
+                    break;
                 }
                 if let Outcome::Started = self.attempt(slot, &mut ctx, Mode::Soak, out) {
                     report.started += 1;
                     ctx.epoch += 1;
                 } else if !self.eager {
-                    templates.put(self.template(slot, &ctx, look.shape));
+                    templates.put(look.shape, self.template(slot, &ctx));
                 }
             }
         }
@@ -505,7 +533,7 @@ impl Scheduler {
     /// those whose time limit keeps them off every reservation's held nodes
     /// that this shape has not yet been tried on (a shorter limit may fit
     /// there before the reservation starts).
-    fn template(&self, slot: u32, ctx: &Ctx, shape: Shape) -> Template {
+    fn template(&self, slot: u32, ctx: &Ctx) -> Template {
         let spec = &self.jobs[slot as usize].as_ref().expect("job exists").spec;
         let mut min_limit = 0;
         if !ctx.limited {
@@ -520,12 +548,15 @@ impl Scheduler {
                         .is_some_and(|(k, n)| n < ctx.failed.get((t.0 | (r as u32 + 1) << 16, k, max_scope)))
                 });
                 if open {
-                    min_limit = min_limit.max(res.start.saturating_sub(self.now).saturating_add(1));
+                    // Beyond u32 no job's limit reaches: the template is then
+                    // good for none (MAX_DURATION < u32::MAX).
+                    let need = res.start.saturating_sub(self.now).saturating_add(1);
+                    min_limit = min_limit.max(need.min(u32::MAX as u64) as u32);
                 }
             }
         }
         let deferred = ctx.limited && self.cfg.work_conserving;
-        Template { cycle: self.cycle, epoch: ctx.epoch, shape, min_limit, deferred }
+        Template { cycle: self.cycle, epoch: ctx.epoch, min_limit, deferred }
     }
 
     /// Look at one pending job in order: start it, or record why it waits.
@@ -653,8 +684,8 @@ impl Scheduler {
             if room < min as u64 {
                 ctx.limited = true;
                 if self.cfg.work_conserving {
-                    let look = Look { shape: Shape::of(&spec, q0), time_limit: spec.time_limit };
-                    ctx.deferred.push((slot, look));
+                    let shape = self.shape_ids[&Shape::of(&spec, q0)];
+                    ctx.deferred.push((slot, Look { shape, time_limit: spec.time_limit as u32 }));
                 }
                 return Outcome::Waiting(why.expect("limited room has a reason"));
             }

@@ -257,17 +257,22 @@ type QKey = (u8, Time, u64, u32);
 
 /// What a look at a pending job reads of it besides the state: filed with
 /// its queue key, so that the walk can tell a job whose look is already
-/// known (see `cycle::Templates`) without loading the job's record.
+/// known (see `cycle::Templates`) without loading the job's record. Eight
+/// bytes, so that a walk over a deep queue reads little.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Look {
-    shape: Shape,
-    time_limit: Secs,
+    /// Index of the job's `Shape` in `Scheduler::shapes`.
+    shape: u32,
+    /// Seconds (time limits are at most `MAX_DURATION`, under 2^32).
+    time_limit: u32,
 }
+
+const _: () = assert!(MAX_DURATION < u32::MAX as u64);
 
 /// The fields of a pending job a look depends on, apart from its time
 /// limit: two jobs of one shape looked at in the same state get the same
 /// outcome and the same reason.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Shape {
     accels: u32,
     min: u32,
@@ -295,21 +300,6 @@ impl Shape {
             class: spec.class as u8,
             q0,
         }
-    }
-
-    /// A slot in a small direct-mapped table.
-    fn bucket(&self, bits: u32) -> usize {
-        let words = [
-            self.accels as u64 | (self.min as u64) << 32,
-            self.tenant as u64 | (self.ty as u64) << 32,
-            self.per_node as u64
-                | (self.scope as u64) << 8
-                | (self.required as u64) << 16
-                | (self.class as u64) << 24
-                | (self.q0 as u64) << 32,
-        ];
-        let h = words.iter().fold(0u64, |h, &w| (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95));
-        (h >> (64 - bits)) as usize
     }
 }
 
@@ -415,6 +405,10 @@ pub struct Scheduler {
     /// Looks known within the current cycle (scratch, not persisted: an
     /// entry is good only for the cycle and epoch it names).
     templates: cycle::Templates,
+    /// Every shape a pending job has had, numbered in order of first use
+    /// (queues file the number), and the index back.
+    shapes: Vec<Shape>,
+    shape_ids: HashMap<Shape, u32>,
     /// The reasons of the jobs the last walk passed over by template.
     lazy: cycle::Lazy,
     /// Look at every job in full (no templates): for tests that compare.
@@ -493,6 +487,8 @@ impl Scheduler {
             cursor: vec![None; ents.len()],
             ahead: Vec::new(),
             templates: cycle::Templates::default(),
+            shapes: Vec::new(),
+            shape_ids: HashMap::new(),
             lazy: cycle::Lazy::new(ents.len()),
             eager: false,
             pending_k,
@@ -808,10 +804,25 @@ impl Scheduler {
         };
         let key = (a, b, self.seq, slot);
         let q = self.queue_of(&job.spec);
-        let look = Look { shape: Shape::of(&job.spec, a), time_limit: job.spec.time_limit };
+        let (shape, time_limit) = (Shape::of(&job.spec, a), job.spec.time_limit as u32);
+        let look = Look { shape: self.shape_id(shape), time_limit };
         self.jobs[slot as usize].as_mut().expect("job exists").qkey = key;
         self.queues[q].insert(key, look);
         self.count_pending(slot, true);
+    }
+
+    /// The number of a shape, given one if new.
+    fn shape_id(&mut self, shape: Shape) -> u32 {
+        *self.shape_ids.entry(shape).or_insert_with(|| {
+            self.shapes.push(shape);
+            self.shapes.len() as u32 - 1
+        })
+    }
+
+    /// The look a pending job is filed with.
+    fn look_of(&self, job: &Job) -> Option<Look> {
+        let shape = *self.shape_ids.get(&Shape::of(&job.spec, job.qkey.0))?;
+        Some(Look { shape, time_limit: job.spec.time_limit as u32 })
     }
 
     /// Count a job in (or out of) `pending_k` as it joins (leaves) a queue.

@@ -54,8 +54,9 @@ impl Scheduler {
             return job.reason.clone();
         }
         // Passed over in the last walk by the template of its shape?
-        let shape = Shape::of(&job.spec, job.qkey.0);
-        match self.lazy.reason(self.cycle, self.queue_of(&job.spec), job.qkey, &shape) {
+        let lazy =
+            self.look_of(job).and_then(|l| self.lazy.reason(self.cycle, self.queue_of(&job.spec), job.qkey, l.shape));
+        match lazy {
             Some(r) => r.clone(),
             None => Reason::NotReached(self.report.stop.unwrap_or(Stop::Exhausted)),
         }
@@ -181,8 +182,8 @@ impl Scheduler {
                     if !job.slots.is_empty() || job.accels != 0 {
                         return Err(format!("pending job {id} holds accelerators"));
                     }
-                    let look = Look { shape: Shape::of(&job.spec, job.qkey.0), time_limit: job.spec.time_limit };
-                    if self.queues[self.queue_of(&job.spec)].get(&job.qkey) != Some(&look) {
+                    let look = self.look_of(job);
+                    if look.is_none() || self.queues[self.queue_of(&job.spec)].get(&job.qkey) != look.as_ref() {
                         return Err(format!("pending job {id} is not queued (or filed with another look)"));
                     }
                     let r = self.reason_of(job).describe(self.now, &self.ents);
@@ -315,6 +316,7 @@ impl std::fmt::Debug for Scheduler {
             .field("last_holds", &self.last_holds)
             .field("restarts", &self.restarts)
             .field("lazy", &self.lazy)
+            .field("shapes", &self.shapes)
             .field("pool", &self.pool)
             .field("fair", &self.fair)
             .field("room_cache", &self.room_cache)

@@ -56,7 +56,7 @@ macro_rules! state_fields {
         $m!(
             $s, $x, pool, fair, picker, jobs, free_slots, by_id, queues, pending, by_end, grace, claimants, restarts,
             cursor, scratch, plan_bufs, last_holds, room_cache, capacity, spares, lenders, max_nodes, max_accels, seq,
-            now, cycle, dirty, stats, report, lazy
+            now, cycle, dirty, stats, report, lazy, shapes
         )
     };
 }
@@ -106,6 +106,7 @@ impl Scheduler {
             return Err(SnapshotError("bytes left over after the scheduler's state".into()));
         }
         s.check_restored().map_err(SnapshotError)?;
+        s.shape_ids = s.shapes.iter().enumerate().map(|(i, sh)| (*sh, i as u32)).collect();
         s.recount_pending();
         Ok(s)
     }
@@ -125,8 +126,14 @@ impl Scheduler {
         if self.by_id.values().any(|s| !slot_ok(*s)) {
             return bad("job index (by id)");
         }
-        if self.queues.iter().flat_map(|q| q.keys()).any(|k| !slot_ok(k.3)) || !self.lazy.fits(tenants) {
+        if self.queues.iter().flat_map(|q| q.keys()).any(|k| !slot_ok(k.3)) {
             return bad("job index (queues)");
+        }
+        let shapes = self.shapes.len();
+        if self.queues.iter().flat_map(|q| q.values()).any(|l| l.shape as usize >= shapes)
+            || !self.lazy.fits(tenants, shapes)
+        {
+            return bad("shapes");
         }
         if self.by_end.iter().chain(&self.grace).any(|(_, s)| !slot_ok(*s)) {
             return bad("job index (ends)");
