@@ -131,13 +131,11 @@ impl Lazy {
     }
 
     fn template(&mut self, epoch: u32, shape: u32, reason: &Reason) {
-        let known = self.reasons.iter().rev().take_while(|r| r.0 == epoch).find(|r| r.1 == shape);
-        match known {
-            // Re-made after a collision or for a shorter time limit: the
-            // same reason (it does not depend on the time limit).
-            Some(r) => debug_assert_eq!(&r.2, reason),
-            None => self.reasons.push((epoch, shape, reason.clone())),
-        }
+        // A template re-made in its epoch (for a shorter time limit) has
+        // the same reason: it does not depend on the time limit, and
+        // `reason` finds the first.
+        debug_assert!(self.reasons.iter().rev().take_while(|r| r.0 == epoch).all(|r| r.1 != shape || r.2 == *reason));
+        self.reasons.push((epoch, shape, reason.clone()));
     }
 
     /// The reason of a job passed over in cycle `cycle`, if it was.
