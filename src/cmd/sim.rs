@@ -73,6 +73,11 @@ pub struct Args {
     /// Write no files, only print.
     #[arg(long)]
     no_report: bool,
+    /// Add to the JSON summary a digest of every decision and one of every
+    /// pending job's reason after each cycle, to check that two builds
+    /// decide alike (slow: the reasons of the whole queue at every cycle).
+    #[arg(long)]
+    audit: bool,
 }
 
 /// What a panicking thread said, for people.
@@ -154,6 +159,7 @@ pub fn run(a: Args) -> anyhow::Result<()> {
         checkpoints,
         cycle_interval: a.cycle_interval,
         progress: !a.json && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        audit: a.audit,
         ..SimConfig::default()
     };
     // Policies are independent runs: two at a time on this machine's cores.

@@ -417,6 +417,11 @@ fn run_ops(spares: u32, policy: usize, ops: Vec<Op>) -> Result<(), TestCaseError
     // then on it gets the same events and must make the same decisions
     // and reach the same state, event for event.
     let mut shadow: Option<Scheduler> = None;
+    // The same scheduler looking at every pending job in full (no
+    // templates, every reason written as it is found): it must decide
+    // alike and give every job the same reason.
+    let mut eager = site(spares, policy);
+    eager.set_eager_looks(true);
     let mut seen = 0usize;
     for op in ops {
         let mut events = Vec::new();
@@ -489,9 +494,17 @@ fn run_ops(spares: u32, policy: usize, ops: Vec<Op>) -> Result<(), TestCaseError
                 let res = r.handle(at, event.clone(), &mut o).map_err(|e| e.to_string());
                 (res, o)
             });
+            let mut eager_out = Vec::new();
+            let eager_result = eager.handle(at, event.clone(), &mut eager_out);
             let mut out = Vec::new();
             m.advance(at.max(s.now()));
             let result = s.handle(at, event, &mut out);
+            prop_assert_eq!(&eager_result, &result, "eager looks answer differently");
+            prop_assert_eq!(&eager_out, &out, "eager looks decide differently");
+            for id in s.job_ids() {
+                let (lazy, full) = (s.job(id).and_then(|v| v.reason), eager.job(id).and_then(|v| v.reason));
+                prop_assert_eq!(&full, &lazy, "job {}: the reason by template differs from the one looked at", id);
+            }
             if let (Some((res, o)), Some(r)) = (&shadow_out, &shadow) {
                 prop_assert_eq!(
                     res,

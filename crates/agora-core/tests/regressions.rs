@@ -312,3 +312,50 @@ fn work_beyond_a_borrowing_limit_soaks_up_idle_capacity_and_gives_way() {
     let out = handle(&mut s, 160, Event::Tick);
     assert!(out.iter().any(|d| matches!(d, Decision::Start { job: JobId(100), .. })), "{out:?}");
 }
+
+#[test]
+fn a_job_requeued_when_its_grace_period_ends_gets_the_walks_reason_not_new() {
+    // FIFO with preemption, no reservations: J (opportunistic) runs, K1
+    // and K2 of J's shape wait ahead of J's requeued key (same submit time,
+    // earlier sequence). When J's grace period ends, the walk looks at K1
+    // and passes K2 over by K1's template; J, of the same shape, must not
+    // be passed over too, or it would keep the `New` its requeue gave it.
+    let build = |eager: bool| {
+        let mut s = SiteBuilder::new(4, 2, 4, 8)
+            .tenant(TenantSpec::new("a", "funder", 1.0).child(TenantSpec::new("a1", "project", 1.0)))
+            .tenant(TenantSpec::new("b", "funder", 30.0).child(TenantSpec::new("b1", "project", 1.0)))
+            .tenant(TenantSpec::new("c", "funder", 1.0).child(TenantSpec::new("c1", "project", 1.0)))
+            .config(|c| {
+                c.ordering = Ordering::Fifo;
+                c.backfill = Backfill::Greedy;
+            })
+            .build();
+        s.set_eager_looks(eager);
+        s
+    };
+    let (mut lazy, mut eager) = (build(false), build(true));
+    let opp = PriorityClass::Opportunistic;
+    let mut events = vec![(0, Event::Submit(job(&lazy, 1, "a1", 8).class(opp).time_limit(10_000)))];
+    for id in 2..=16 {
+        events.push((0, Event::Submit(job(&lazy, id, "b1", 8).time_limit(10_000))));
+    }
+    for id in [17, 18] {
+        events.push((0, Event::Submit(job(&lazy, id, "a1", 8).class(opp).time_limit(10_000))));
+    }
+    events.push((0, Event::Tick));
+    // c1 is within its share (4 of 128); b1's 120 are within b's: only J
+    // (opportunistic, and a is over its share) can make room.
+    events.push((10, Event::Submit(job(&lazy, 19, "c1", 4).time_limit(10_000))));
+    events.push((10, Event::Tick));
+    events.push((70, Event::Tick));
+    for (now, e) in events {
+        let (a, b) = (handle(&mut lazy, now, e.clone()), handle(&mut eager, now, e));
+        assert_eq!(a, b, "decisions at {now}");
+    }
+    let reason = |s: &Scheduler, id: u64| s.job(JobId(id)).and_then(|v| v.reason);
+    assert_eq!(lazy.job(JobId(1)).map(|v| v.state), Some(JobState::Pending), "J was preempted");
+    assert!(matches!(reason(&lazy, 1), Some(Reason::Resources { .. })), "{:?}", reason(&lazy, 1));
+    for id in [1, 17, 18] {
+        assert_eq!(reason(&lazy, id), reason(&eager, id), "job {id}");
+    }
+}

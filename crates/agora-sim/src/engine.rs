@@ -20,7 +20,7 @@
 //! to busy time, not to the span of its submit times.
 
 use crate::failures::{daly_interval, gang_mtbf, Cause, FailureModel, LLAMA3_ACCELS_PER_NODE};
-use crate::record::{Ancestor, JobRecord, Programme, RunResult, Sample};
+use crate::record::{Ancestor, Audit, JobRecord, Programme, RunResult, Sample};
 use crate::trace::Skipped;
 use crate::workload::{SimJob, Workload};
 use agora_core::rng::Rng;
@@ -62,6 +62,9 @@ pub struct SimConfig {
     pub exact_estimates: bool,
     /// Draw a progress bar on stderr once a run takes over a second.
     pub progress: bool,
+    /// Digest every decision and every pending job's reason after each
+    /// cycle (`RunResult::audit`); slow.
+    pub audit: bool,
 }
 
 impl Default for SimConfig {
@@ -74,6 +77,7 @@ impl Default for SimConfig {
             sample_every: None,
             exact_estimates: false,
             progress: false,
+            audit: false,
         }
     }
 }
@@ -164,6 +168,7 @@ struct Sim<'a> {
     /// Per node: accelerators on it and all nodes before (to pick a node in
     /// proportion to its accelerators).
     accel_prefix: Vec<u64>,
+    audit: Option<Audit>,
 }
 
 /// Run one policy over a workload. `sched_cfg` is the policy's scheduler
@@ -235,6 +240,7 @@ pub fn run(
             })
             .collect(),
         programmes,
+        audit: cfg.audit.then_some(Audit::EMPTY),
     };
     sim.spare_accels = topo.total_accels().saturating_sub(sim.sched.capacity());
     sim.push(start, Ev::Sample);
@@ -281,8 +287,14 @@ impl Sim<'_> {
 
     fn handle(&mut self, e: Event) -> bool {
         let t0 = Instant::now();
+        let before = self.out.len();
         let ok = self.sched.handle(self.now, e, &mut self.out).is_ok();
         self.sched_time += t0.elapsed();
+        if let Some(a) = &mut self.audit {
+            for d in &self.out[before..] {
+                Audit::mix(&mut a.decisions, &format!("{} {d:?}", self.now));
+            }
+        }
         ok
     }
 
@@ -527,6 +539,16 @@ impl Sim<'_> {
         self.dirty = false;
         self.next_cycle = self.now.saturating_add(self.cfg.cycle_interval);
         self.handle(Event::Tick);
+        if let Some(mut a) = self.audit {
+            let mut ids: Vec<JobId> = self.sched.job_ids().collect();
+            ids.sort_unstable();
+            for id in ids {
+                if let Some(r) = self.sched.job(id).and_then(|v| v.reason) {
+                    Audit::mix(&mut a.reasons, &format!("{} {id} {r:?}", self.now));
+                }
+            }
+            self.audit = Some(a);
+        }
         self.apply_decisions();
         self.arm_wake();
     }
@@ -685,6 +707,7 @@ impl Sim<'_> {
             spare_accels: self.spare_accels,
             tenants_by_job_id: self.w.by_job_id,
             wall: wall.elapsed(),
+            audit: self.audit,
         }
     }
 }

@@ -625,6 +625,7 @@ pub(crate) mod tests {
             spare_accels: 0,
             tenants_by_job_id: false,
             wall: Duration::ZERO,
+            audit: None,
         }
     }
 

@@ -166,4 +166,25 @@ pub struct RunResult {
     pub tenants_by_job_id: bool,
     /// Wall time of the whole run.
     pub wall: Duration,
+    /// Digests of the decisions and reasons (`SimConfig::audit`).
+    pub audit: Option<Audit>,
+}
+
+/// FNV-1a digests of a run's every decision, in order, and of every
+/// pending job's reason after each cycle: two builds that agree on both
+/// decided alike and told people the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Audit {
+    pub decisions: u64,
+    pub reasons: u64,
+}
+
+impl Audit {
+    pub const EMPTY: Audit = Audit { decisions: 0xcbf2_9ce4_8422_2325, reasons: 0xcbf2_9ce4_8422_2325 };
+
+    pub fn mix(h: &mut u64, text: &str) {
+        for b in text.bytes().chain(std::iter::once(b'\n')) {
+            *h = (*h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }

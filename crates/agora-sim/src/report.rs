@@ -185,6 +185,10 @@ pub fn json(results: &[Run]) -> Value {
             "sim_cpu_s": s.sim_cpu_s,
             "version": env!("CARGO_PKG_VERSION"),
         });
+        if let (Some(a), Some(o)) = (r.audit, v.as_object_mut()) {
+            o.insert("decision_digest".into(), json!(format!("{:016x}", a.decisions)));
+            o.insert("reason_digest".into(), json!(format!("{:016x}", a.reasons)));
+        }
         if let (Some(o), Value::Object(m)) = (v.as_object_mut(), more) {
             o.extend(m);
         }

@@ -18,6 +18,17 @@
 //! Holds are the only state a cycle leaves on nodes temporarily; all other
 //! changes (starts, preemptions) are committed as they are decided, in the
 //! same order as the decisions are emitted.
+//!
+//! Templates: in a deep backlog most looks fail the same way. Between two
+//! changes of state (a start, a preemption, a reservation, or the walk
+//! moving to another queue: an *epoch*), a look that only fails (no search
+//! it did can succeed later in the epoch, no reservation tried) is a
+//! template for every later job of its `Shape` whose time limit is no
+//! shorter than the template's bound: such a look would fail the same way,
+//! with the same reason (the searches it would make are the ones that
+//! failed, now in the failure cache). The walk passes over those jobs
+//! without loading them; their reasons are `Lazy`: the runs of keys passed
+//! over in each epoch and the templates' reasons, resolved when asked.
 
 use super::pool::Slot;
 use super::reserve::Reservation;
@@ -36,14 +47,114 @@ pub(super) struct Ctx {
     /// Nodes held for claimants during this cycle.
     pub claim_holds: Vec<NodeId>,
     /// Jobs over a borrowing or lending limit, for the soak step.
-    pub deferred: Vec<u32>,
+    pub deferred: Vec<(u32, Look)>,
     /// Bumped whenever reservations' held nodes change (a reservation is
     /// made, a job starts on held nodes).
     pub held_gen: u64,
     /// Held nodes with at least k free accelerators of a type, counted
     /// once per (type, k) and `held_gen`.
     pub held_counts: Vec<((u32, u8), u64, u32)>,
+    /// The current epoch of the cycle (see the module's note).
+    pub epoch: u32,
+    /// The last look changed state or tried a reservation: no template.
+    pub changed: bool,
+    /// The last look stopped at its tenants' limits.
+    pub limited: bool,
 }
+
+/// Templates of this cycle's looks, by shape number.
+#[derive(Default)]
+pub(super) struct Templates(Vec<Template>);
+
+#[derive(Clone, Copy)]
+struct Template {
+    cycle: u64,
+    epoch: u32,
+    /// Good for jobs whose time limit is at least this.
+    min_limit: u32,
+    /// The look deferred the job to the soak step.
+    deferred: bool,
+}
+
+impl Templates {
+    #[inline]
+    fn get(&self, cycle: u64, epoch: u32, look: &Look) -> Option<&Template> {
+        let t = self.0.get(look.shape as usize)?;
+        (t.cycle == cycle && t.epoch == epoch && look.time_limit >= t.min_limit).then_some(t)
+    }
+
+    fn put(&mut self, shape: u32, t: Template) {
+        let i = shape as usize;
+        if i >= self.0.len() {
+            let none = Template { cycle: u64::MAX, epoch: 0, min_limit: 0, deferred: false };
+            self.0.resize((i + 1).next_power_of_two(), none);
+        }
+        self.0[i] = t;
+    }
+}
+
+/// The reasons of the jobs the last walk passed over by template: per
+/// queue, runs of keys (first, last, epoch) walked in one epoch; and the
+/// reason of each template (epoch, shape), in epoch order. A pending job
+/// whose reason was not written in the last cycle and whose key lies in a
+/// run has the reason of its shape's template in that run's epoch.
+#[derive(Debug)]
+pub(super) struct Lazy {
+    cycle: u64,
+    runs: Vec<Vec<(QKey, QKey, u32)>>,
+    reasons: Vec<(u32, u32, Reason)>,
+}
+
+impl Lazy {
+    pub fn new(queues: usize) -> Lazy {
+        Lazy { cycle: 0, runs: vec![Vec::new(); queues], reasons: Vec::new() }
+    }
+
+    /// Restored tables have one run list per queue and known shapes.
+    pub fn fits(&self, queues: usize, shapes: usize) -> bool {
+        self.runs.len() == queues && self.reasons.iter().all(|r| (r.1 as usize) < shapes)
+    }
+
+    fn begin(&mut self, cycle: u64) {
+        self.cycle = cycle;
+        self.runs.iter_mut().for_each(Vec::clear);
+        self.reasons.clear();
+    }
+
+    #[inline]
+    fn passed(&mut self, queue: usize, key: QKey, epoch: u32) {
+        let runs = &mut self.runs[queue];
+        match runs.last_mut() {
+            Some(run) if run.2 == epoch => run.1 = key,
+            _ => runs.push((key, key, epoch)),
+        }
+    }
+
+    fn template(&mut self, epoch: u32, shape: u32, reason: &Reason) {
+        // A template re-made in its epoch (for a shorter time limit) has
+        // the same reason: it does not depend on the time limit, and
+        // `reason` finds the first.
+        debug_assert!(self.reasons.iter().rev().take_while(|r| r.0 == epoch).all(|r| r.1 != shape || r.2 == *reason));
+        self.reasons.push((epoch, shape, reason.clone()));
+    }
+
+    /// The reason of a job passed over in cycle `cycle`, if it was.
+    pub fn reason(&self, cycle: u64, queue: usize, key: QKey, shape: u32) -> Option<&Reason> {
+        if cycle != self.cycle {
+            return None;
+        }
+        let runs = self.runs.get(queue)?;
+        let i = runs.partition_point(|r| r.0 <= key);
+        let &(_, last, epoch) = runs.get(i.checked_sub(1)?)?;
+        if key > last {
+            return None;
+        }
+        let from = self.reasons.partition_point(|r| r.0 < epoch);
+        self.reasons[from..].iter().take_while(|r| r.0 == epoch).find(|r| r.1 == shape).map(|r| &r.2)
+    }
+}
+
+crate::persist_fields!(Lazy { cycle, runs, reasons });
 
 /// How a job is looked at.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -78,7 +189,7 @@ impl FailCache {
 /// walk ends (requeues happen in the advance step and on events).
 #[derive(Default)]
 pub(super) struct Ahead {
-    keys: Vec<QKey>,
+    keys: Vec<(QKey, Look)>,
     at: usize,
 }
 
@@ -89,7 +200,7 @@ impl Ahead {
     const LEAD: usize = 8;
 
     /// The key `d` places after the one `next` gave last, if read ahead.
-    fn peek(&self, d: usize) -> Option<QKey> {
+    fn peek(&self, d: usize) -> Option<(QKey, Look)> {
         self.keys.get(self.at + d - 1).copied()
     }
 
@@ -98,7 +209,7 @@ impl Ahead {
         self.at = 0;
     }
 
-    fn next(&mut self, queue: &BTreeSet<QKey>, cursor: Option<QKey>) -> Option<QKey> {
+    fn next(&mut self, queue: &BTreeMap<QKey, Look>, cursor: Option<QKey>) -> Option<(QKey, Look)> {
         if self.at == self.keys.len() {
             let from = match cursor {
                 Some(k) => Bound::Excluded(k),
@@ -106,7 +217,7 @@ impl Ahead {
             };
             self.keys.clear();
             self.at = 0;
-            self.keys.extend(queue.range((from, Bound::Unbounded)).take(Self::RUN));
+            self.keys.extend(queue.range((from, Bound::Unbounded)).take(Self::RUN).map(|(k, l)| (*k, *l)));
         }
         let key = *self.keys.get(self.at)?;
         self.at += 1;
@@ -129,6 +240,9 @@ impl Scheduler {
         let decisions_before = out.len();
 
         // 1. advance
+        // Requeued now, so their reason (`New`) is of this cycle: the walk
+        // looks at them in full (a template would leave `New` standing).
+        let mut fresh = Vec::new();
         while let Some(&(until, slot)) = self.grace.first() {
             if until > now {
                 break;
@@ -136,7 +250,9 @@ impl Scheduler {
             let job = self.jobs[slot as usize].as_mut().expect("job exists");
             Self::settle_preempted(job, now);
             self.requeue(slot, RequeueCause::Preempted, out);
+            fresh.push(slot);
         }
+        fresh.sort_unstable();
 
         // 2. snapshot
         self.fair.set_capacity(&self.ents, self.capacity);
@@ -150,6 +266,9 @@ impl Scheduler {
             deferred: Vec::new(),
             held_gen: 0,
             held_counts: Vec::new(),
+            epoch: 0,
+            changed: false,
+            limited: false,
         };
 
         // 3. claim
@@ -218,6 +337,13 @@ impl Scheduler {
         // change of allocations, hence of the order, during the walk) or
         // its queue runs out.
         let mut picked: Option<(TenantId, u64)> = None;
+        // Jobs the walk leaves alone (waiting for victims, or looked at in
+        // step 3b), known without loading every job.
+        let mut apart: Vec<u32> = self.claimants.iter().chain(&self.restarts).copied().collect();
+        apart.sort_unstable();
+        let mut templates = std::mem::take(&mut self.templates);
+        self.lazy.begin(self.cycle);
+        let mut last_leaf = None;
         let mut ahead = std::mem::take(&mut self.ahead);
         for a in &mut ahead {
             a.clear();
@@ -238,7 +364,7 @@ impl Scheduler {
                     },
                 }
             };
-            let Some(key) = ahead[leaf.idx()].next(&self.queues[leaf.idx()], self.cursor[leaf.idx()]) else {
+            let Some((key, look)) = ahead[leaf.idx()].next(&self.queues[leaf.idx()], self.cursor[leaf.idx()]) else {
                 if global {
                     break Stop::Exhausted;
                 }
@@ -247,12 +373,19 @@ impl Scheduler {
                 continue;
             };
             self.cursor[leaf.idx()] = Some(key);
+            if last_leaf != Some(leaf) {
+                last_leaf = Some(leaf);
+                ctx.epoch += 1;
+            }
             let slot = key.3;
             // Load the record of a job a few places ahead now, so that its
             // cache miss overlaps with the work on this one (queue order is
-            // no order in memory; the value is not used).
-            if let Some(next) = ahead[leaf.idx()].peek(Ahead::LEAD) {
-                std::hint::black_box(self.jobs[next.3 as usize].as_ref().map(|j| j.restarting));
+            // no order in memory; the value is not used), unless a template
+            // will spare the look.
+            if let Some((next, l)) = ahead[leaf.idx()].peek(Ahead::LEAD) {
+                if self.eager || templates.get(self.cycle, ctx.epoch, &l).is_none() {
+                    std::hint::black_box(self.jobs[next.3 as usize].as_ref().map(|j| j.restarting));
+                }
             }
             report.examined += 1;
             if !ctx.reservations.is_empty() {
@@ -261,13 +394,69 @@ impl Scheduler {
                     break Stop::ScanLimit;
                 }
             }
-            if self.jobs[slot as usize].as_ref().is_some_and(|j| j.awaiting.is_some() || j.restarting) {
+            let is_apart = !apart.is_empty() && apart.binary_search(&slot).is_ok();
+            debug_assert_eq!(
+                is_apart,
+                self.jobs[slot as usize].as_ref().is_some_and(|j| j.awaiting.is_some() || j.restarting),
+                "the walk's list of jobs apart"
+            );
+            if is_apart {
                 continue;
             }
+            if !self.eager && (fresh.is_empty() || fresh.binary_search(&slot).is_err()) {
+                if let Some(t) = templates.get(self.cycle, ctx.epoch, &look) {
+                    // The look would fail as the template's did: nothing
+                    // changes, so neither does `nothing_more_fits`.
+                    if t.deferred {
+                        ctx.deferred.push((slot, look));
+                    }
+                    self.lazy.passed(leaf.idx(), key, ctx.epoch);
+                    // And so for the next ones read ahead, as long as they
+                    // have templates too (the same checks as above).
+                    let a = &mut ahead[leaf.idx()];
+                    let mut last = key;
+                    while let Some((k, l)) = a.peek(1) {
+                        let limited = !ctx.reservations.is_empty();
+                        if limited && ctx.scanned_after_reservation >= self.cfg.max_backfill_scan {
+                            break;
+                        }
+                        if !apart.is_empty() && apart.binary_search(&k.3).is_ok()
+                            || !fresh.is_empty() && fresh.binary_search(&k.3).is_ok()
+                        {
+                            break;
+                        }
+                        let Some(t) = templates.get(self.cycle, ctx.epoch, &l) else {
+                            break;
+                        };
+                        if t.deferred {
+                            ctx.deferred.push((k.3, l));
+                        }
+                        a.at += 1;
+                        report.examined += 1;
+                        ctx.scanned_after_reservation += usize::from(limited);
+                        last = k;
+                    }
+                    if last != key {
+                        self.cursor[leaf.idx()] = Some(last);
+                        self.lazy.passed(leaf.idx(), last, ctx.epoch);
+                    }
+                    continue;
+                }
+            }
+            ctx.changed = false;
+            ctx.limited = false;
             if self.look_at(slot, &mut ctx, out) {
                 report.started += 1;
+                ctx.epoch += 1;
             } else if self.cfg.backfill == Backfill::Strict {
                 break Stop::Blocked;
+            } else if ctx.changed {
+                ctx.epoch += 1;
+            } else if !self.eager {
+                let t = self.template(slot, &ctx);
+                let job = self.jobs[slot as usize].as_ref().expect("job exists");
+                self.lazy.template(ctx.epoch, look.shape, &job.reason);
+                templates.put(look.shape, t);
             }
             if self.nothing_more_fits(&ctx) {
                 break Stop::Full;
@@ -278,15 +467,27 @@ impl Scheduler {
 
         // 5. soak
         if self.cfg.work_conserving && stop != Stop::Full {
-            for slot in std::mem::take(&mut ctx.deferred) {
+            // Templates again, per epoch of the soak step (a start ends
+            // one): a failed attempt has no effect but on the failure cache.
+            ctx.epoch += 1;
+            ctx.limited = false;
+            for (slot, look) in std::mem::take(&mut ctx.deferred) {
+                // (Passing over a job changes nothing: no need to ask again.)
+                if !self.eager && templates.get(self.cycle, ctx.epoch, &look).is_some() {
+                    continue;
+                }
                 if self.nothing_more_fits(&ctx) {
                     break;
                 }
                 if let Outcome::Started = self.attempt(slot, &mut ctx, Mode::Soak, out) {
                     report.started += 1;
+                    ctx.epoch += 1;
+                } else if !self.eager {
+                    templates.put(look.shape, self.template(slot, &ctx));
                 }
             }
         }
+        self.templates = templates;
 
         // 6. release
         self.pool.set_held(&self.topo, &mut ctx.claim_holds, false);
@@ -323,6 +524,37 @@ impl Scheduler {
         ctx.held_counts.retain(|(k2, _, _)| *k2 != key);
         ctx.held_counts.push((key, ctx.held_gen, count));
         count
+    }
+
+    /// The template a look at job `slot` that failed without changing
+    /// anything makes for later jobs of its shape in this epoch: good for
+    /// those whose time limit keeps them off every reservation's held nodes
+    /// that this shape has not yet been tried on (a shorter limit may fit
+    /// there before the reservation starts).
+    fn template(&self, slot: u32, ctx: &Ctx) -> Template {
+        let spec = &self.jobs[slot as usize].as_ref().expect("job exists").spec;
+        let mut min_limit = 0;
+        if !ctx.limited {
+            let min = spec.min_accels.unwrap_or(spec.accels);
+            let max_scope = spec.constraint.required_scope();
+            for (r, res) in ctx.reservations.iter().enumerate() {
+                if res.held.is_empty() {
+                    continue;
+                }
+                let open = types_of(self.topo.types.len() as u32, spec.accel_type).any(|t| {
+                    self.shape(spec, t, min)
+                        .is_some_and(|(k, n)| n < ctx.failed.get((t.0 | (r as u32 + 1) << 16, k, max_scope)))
+                });
+                if open {
+                    // Beyond u32 no job's limit reaches: the template is then
+                    // good for none (MAX_DURATION < u32::MAX).
+                    let need = res.start.saturating_sub(self.now).saturating_add(1);
+                    min_limit = min_limit.max(need.min(u32::MAX as u64) as u32);
+                }
+            }
+        }
+        let deferred = ctx.limited && self.cfg.work_conserving;
+        Template { cycle: self.cycle, epoch: ctx.epoch, min_limit, deferred }
     }
 
     /// Look at one pending job in order: start it, or record why it waits.
@@ -441,14 +673,17 @@ impl Scheduler {
     fn attempt(&mut self, slot: u32, ctx: &mut Ctx, mode: Mode, out: &mut Vec<Decision>) -> Outcome {
         let job = self.jobs[slot as usize].as_ref().expect("job exists");
         let spec = job.spec.clone();
+        let q0 = job.qkey.0;
         let leaf = spec.tenant;
         let min = spec.min_accels.unwrap_or(spec.accels);
         let mut target = spec.accels;
         if mode == Mode::Scan {
             let (room, why) = self.headroom(leaf);
             if room < min as u64 {
+                ctx.limited = true;
                 if self.cfg.work_conserving {
-                    ctx.deferred.push(slot);
+                    let shape = self.shape_ids[&Shape::of(&spec, q0)];
+                    ctx.deferred.push((slot, Look { shape, time_limit: spec.time_limit as u32 }));
                 }
                 return Outcome::Waiting(why.expect("limited room has a reason"));
             }
@@ -562,6 +797,7 @@ impl Scheduler {
                     ctx.failed.insert(key, n);
                 }
                 if let Some((victims, until)) = found {
+                    ctx.changed = true;
                     let job = self.jobs[slot as usize].as_mut().expect("job exists");
                     job.awaiting = Some(until);
                     let mut claim = job.claim.clone();
@@ -590,6 +826,8 @@ impl Scheduler {
                 })
         };
         if ctx.reservations.len() < max_res && first_of_programme(self) {
+            // Tried (made or not): the look is no template.
+            ctx.changed = true;
             for t in types_of(ntypes, spec.accel_type) {
                 let Some((k, n)) = self.shape(&spec, t, min) else {
                     continue;

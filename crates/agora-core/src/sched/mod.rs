@@ -23,7 +23,7 @@ use crate::tenancy::{Entitlements, ROOT};
 use crate::topology::Topology;
 use fairshare::{Fair, Picker};
 use pool::Pool;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 
 /// What happens behind a job that cannot start yet.
@@ -255,6 +255,54 @@ pub struct Fragmentation {
 
 type QKey = (u8, Time, u64, u32);
 
+/// What a look at a pending job reads of it besides the state: filed with
+/// its queue key, so that the walk can tell a job whose look is already
+/// known (see `cycle::Templates`) without loading the job's record. Eight
+/// bytes, so that a walk over a deep queue reads little.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Look {
+    /// Index of the job's `Shape` in `Scheduler::shapes`.
+    shape: u32,
+    /// Seconds (time limits are at most `MAX_DURATION`, under 2^32).
+    time_limit: u32,
+}
+
+const _: () = assert!(MAX_DURATION < u32::MAX as u64);
+
+/// The fields of a pending job a look depends on, apart from its time
+/// limit: two jobs of one shape looked at in the same state get the same
+/// outcome and the same reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Shape {
+    accels: u32,
+    min: u32,
+    tenant: u32,
+    /// The accelerator type asked for, or u32::MAX for any.
+    ty: u32,
+    per_node: u8,
+    scope: u8,
+    required: bool,
+    class: u8,
+    /// The first part of the queue key (under LAS: above the threshold).
+    q0: u8,
+}
+
+impl Shape {
+    fn of(spec: &JobSpec, q0: u8) -> Shape {
+        Shape {
+            accels: spec.accels,
+            min: spec.min_accels.unwrap_or(spec.accels),
+            tenant: spec.tenant.0,
+            ty: spec.accel_type.map_or(u32::MAX, |t| t.0),
+            per_node: spec.per_node,
+            scope: spec.constraint.scope as u8,
+            required: spec.constraint.required,
+            class: spec.class as u8,
+            q0,
+        }
+    }
+}
+
 /// One job. Laid out by hand: a cycle looks at thousands of pending jobs in
 /// queue order, which is no order in memory, reading `awaiting`,
 /// `restarting` and the spec's placement fields and writing `reason`; so
@@ -333,8 +381,9 @@ pub struct Scheduler {
     jobs: Vec<Option<Job>>,
     free_slots: Vec<u32>,
     by_id: HashMap<JobId, u32>,
-    /// Pending jobs per leaf, by (class desc, submit, seq).
-    queues: Vec<BTreeSet<QKey>>,
+    /// Pending jobs per leaf, by (class desc, submit, seq), with what a
+    /// look at each reads.
+    queues: Vec<BTreeMap<QKey, Look>>,
     pending: usize,
     /// Running and preempting jobs by the latest time they can end.
     by_end: BTreeSet<(Time, u32)>,
@@ -353,6 +402,17 @@ pub struct Scheduler {
     /// Per queue: read-ahead of the walk (scratch reused across cycles,
     /// emptied at the start of each walk; not state, not persisted).
     ahead: Vec<cycle::Ahead>,
+    /// Looks known within the current cycle (scratch, not persisted: an
+    /// entry is good only for the cycle and epoch it names).
+    templates: cycle::Templates,
+    /// Every shape a pending job has had, numbered in order of first use
+    /// (queues file the number), and the index back.
+    shapes: Vec<Shape>,
+    shape_ids: HashMap<Shape, u32>,
+    /// The reasons of the jobs the last walk passed over by template.
+    lazy: cycle::Lazy,
+    /// Look at every job in full (no templates): for tests that compare.
+    eager: bool,
     /// Per node scratch for reservation and preemption planning.
     scratch: Vec<u8>,
     /// Scratch counters for reservation planning.
@@ -412,7 +472,7 @@ impl Scheduler {
         Scheduler {
             fair: Fair::new(&ents, cfg.half_life, cfg.alloc_weight),
             picker: Picker::new(&ents),
-            queues: vec![BTreeSet::new(); ents.len()],
+            queues: vec![BTreeMap::new(); ents.len()],
             topo,
             pool,
             cfg,
@@ -426,6 +486,11 @@ impl Scheduler {
             restarts: Vec::new(),
             cursor: vec![None; ents.len()],
             ahead: Vec::new(),
+            templates: cycle::Templates::default(),
+            shapes: Vec::new(),
+            shape_ids: HashMap::new(),
+            lazy: cycle::Lazy::new(ents.len()),
+            eager: false,
             pending_k,
             scratch: vec![0; nnodes],
             plan_bufs,
@@ -460,6 +525,13 @@ impl Scheduler {
     }
     pub fn last_cycle(&self) -> &CycleReport {
         &self.report
+    }
+    /// Look at every pending job in full instead of repeating a look
+    /// known from a job of the same shape earlier in the same state (the
+    /// decisions and reasons are the same; tests compare the two).
+    #[doc(hidden)]
+    pub fn set_eager_looks(&mut self, eager: bool) {
+        self.eager = eager;
     }
     pub fn pending_count(&self) -> usize {
         self.pending
@@ -732,9 +804,25 @@ impl Scheduler {
         };
         let key = (a, b, self.seq, slot);
         let q = self.queue_of(&job.spec);
+        let (shape, time_limit) = (Shape::of(&job.spec, a), job.spec.time_limit as u32);
+        let look = Look { shape: self.shape_id(shape), time_limit };
         self.jobs[slot as usize].as_mut().expect("job exists").qkey = key;
-        self.queues[q].insert(key);
+        self.queues[q].insert(key, look);
         self.count_pending(slot, true);
+    }
+
+    /// The number of a shape, given one if new.
+    fn shape_id(&mut self, shape: Shape) -> u32 {
+        *self.shape_ids.entry(shape).or_insert_with(|| {
+            self.shapes.push(shape);
+            self.shapes.len() as u32 - 1
+        })
+    }
+
+    /// The look a pending job is filed with.
+    fn look_of(&self, job: &Job) -> Option<Look> {
+        let shape = *self.shape_ids.get(&Shape::of(&job.spec, job.qkey.0))?;
+        Some(Look { shape, time_limit: job.spec.time_limit as u32 })
     }
 
     /// Count a job in (or out of) `pending_k` as it joins (leaves) a queue.
@@ -756,7 +844,7 @@ impl Scheduler {
     /// `pending_k` from the queues (after a restore).
     fn recount_pending(&mut self) {
         self.pending_k.iter_mut().for_each(|c| *c = [0; MAX_K]);
-        let slots: Vec<u32> = self.queues.iter().flatten().map(|k| k.3).collect();
+        let slots: Vec<u32> = self.queues.iter().flat_map(|q| q.keys()).map(|k| k.3).collect();
         for slot in slots {
             self.count_pending(slot, true);
         }

@@ -51,9 +51,14 @@ impl Scheduler {
 
     fn reason_of(&self, job: &Job) -> Reason {
         if job.awaiting.is_some() || job.reason_cycle == self.cycle {
-            job.reason.clone()
-        } else {
-            Reason::NotReached(self.report.stop.unwrap_or(Stop::Exhausted))
+            return job.reason.clone();
+        }
+        // Passed over in the last walk by the template of its shape?
+        let lazy =
+            self.look_of(job).and_then(|l| self.lazy.reason(self.cycle, self.queue_of(&job.spec), job.qkey, l.shape));
+        match lazy {
+            Some(r) => r.clone(),
+            None => Reason::NotReached(self.report.stop.unwrap_or(Stop::Exhausted)),
         }
     }
 
@@ -177,8 +182,9 @@ impl Scheduler {
                     if !job.slots.is_empty() || job.accels != 0 {
                         return Err(format!("pending job {id} holds accelerators"));
                     }
-                    if !self.queues[self.queue_of(&job.spec)].contains(&job.qkey) {
-                        return Err(format!("pending job {id} is not queued"));
+                    let look = self.look_of(job);
+                    if look.is_none() || self.queues[self.queue_of(&job.spec)].get(&job.qkey) != look.as_ref() {
+                        return Err(format!("pending job {id} is not queued (or filed with another look)"));
                     }
                     let r = self.reason_of(job).describe(self.now, &self.ents);
                     if r.is_empty() {
@@ -309,6 +315,8 @@ impl std::fmt::Debug for Scheduler {
             .field("claimants", &self.claimants)
             .field("last_holds", &self.last_holds)
             .field("restarts", &self.restarts)
+            .field("lazy", &self.lazy)
+            .field("shapes", &self.shapes)
             .field("pool", &self.pool)
             .field("fair", &self.fair)
             .field("room_cache", &self.room_cache)

@@ -7,7 +7,9 @@ use crate::persist::{Persist, Reader, SnapshotError};
 
 /// The first bytes of a scheduler snapshot, then its format version.
 const MAGIC: &[u8; 4] = b"AGSS";
-pub const SNAPSHOT_VERSION: u32 = 1;
+/// 2: queues file each job's look; the reasons of jobs a walk passed over
+/// by template (`lazy`).
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 crate::persist_fields!(Job {
     spec,
@@ -44,6 +46,8 @@ crate::persist_fields!(Stats {
     plans,
     plan_steps
 });
+crate::persist_fields!(Look { shape, time_limit });
+crate::persist_fields!(Shape { accels, min, tenant, ty, per_node, scope, required, class, q0 });
 crate::persist_fields!(CycleReport { now, examined, started, preempted, reservations, stop });
 
 /// Write and read the same field list, in the same order.
@@ -52,7 +56,7 @@ macro_rules! state_fields {
         $m!(
             $s, $x, pool, fair, picker, jobs, free_slots, by_id, queues, pending, by_end, grace, claimants, restarts,
             cursor, scratch, plan_bufs, last_holds, room_cache, capacity, spares, lenders, max_nodes, max_accels, seq,
-            now, cycle, dirty, stats, report
+            now, cycle, dirty, stats, report, lazy, shapes
         )
     };
 }
@@ -102,6 +106,7 @@ impl Scheduler {
             return Err(SnapshotError("bytes left over after the scheduler's state".into()));
         }
         s.check_restored().map_err(SnapshotError)?;
+        s.shape_ids = s.shapes.iter().enumerate().map(|(i, sh)| (*sh, i as u32)).collect();
         s.recount_pending();
         Ok(s)
     }
@@ -121,8 +126,14 @@ impl Scheduler {
         if self.by_id.values().any(|s| !slot_ok(*s)) {
             return bad("job index (by id)");
         }
-        if self.queues.iter().flatten().any(|k| !slot_ok(k.3)) {
+        if self.queues.iter().flat_map(|q| q.keys()).any(|k| !slot_ok(k.3)) {
             return bad("job index (queues)");
+        }
+        let shapes = self.shapes.len();
+        if self.queues.iter().flat_map(|q| q.values()).any(|l| l.shape as usize >= shapes)
+            || !self.lazy.fits(tenants, shapes)
+        {
+            return bad("shapes");
         }
         if self.by_end.iter().chain(&self.grace).any(|(_, s)| !slot_ok(*s)) {
             return bad("job index (ends)");
