@@ -26,6 +26,9 @@ enum Op {
         elastic: bool,
         ck: bool,
     },
+    /// Submit the last submitted job again (a new id, the same shape), so
+    /// that looks repeat and templates are used.
+    Again,
     Finish(usize),
     Cancel(usize),
     Fail(u32),
@@ -43,6 +46,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => (0..5usize, 1..=24u32, prop_oneof![Just(0u8), Just(1), Just(2), Just(4)], scope, class, 10..3000u64, any::<bool>(), any::<bool>())
             .prop_map(|(tenant, accels, per_node, scope, class, limit, elastic, ck)| Op::Submit { tenant, accels, per_node, scope, class, limit, elastic, ck }),
+        3 => Just(Op::Again),
         3 => any::<usize>().prop_map(Op::Finish),
         1 => any::<usize>().prop_map(Op::Cancel),
         1 => (0..12u32).prop_map(Op::Fail),
@@ -410,6 +414,7 @@ fn run_ops(spares: u32, policy: usize, ops: Vec<Op>) -> Result<(), TestCaseError
     let mut m = Model::new(&s, policy == 4);
     let mut now = 0;
     let mut next_id = 1;
+    let mut last: Option<JobSpec> = None;
     // (job, start) of the reservation of the last cycle, while nothing
     // that may legitimately delay it happened since.
     let mut reservation: Option<(JobId, Time)> = None;
@@ -439,6 +444,14 @@ fn run_ops(spares: u32, policy: usize, ops: Vec<Op>) -> Result<(), TestCaseError
                 if ck {
                     j = j.checkpoint(60, 5);
                 }
+                m.specs.insert(j.id, j.clone());
+                last = Some(j.clone());
+                events.push((now, Event::Submit(j)));
+            }
+            Op::Again => {
+                let Some(prev) = &last else { continue };
+                let j = JobSpec { id: JobId(next_id), ..prev.clone() };
+                next_id += 1;
                 m.specs.insert(j.id, j.clone());
                 events.push((now, Event::Submit(j)));
             }
@@ -592,7 +605,8 @@ fn run_ops(spares: u32, policy: usize, ops: Vec<Op>) -> Result<(), TestCaseError
                         prop_assert!(again <= start, "job {}'s reservation slipped from {} to {}", job, start, again);
                     }
                     // Past its start and still pending: only an earlier job
-                    // (one that was over a limit then) may have taken its place.
+                    // (one that was over a limit then), or a job a failure
+                    // threw back (those go first), may have taken its place.
                     let limited = s
                         .job(job)
                         .and_then(|v| v.reason)
@@ -600,7 +614,7 @@ fn run_ops(spares: u32, policy: usize, ops: Vec<Op>) -> Result<(), TestCaseError
                     if s.job(job).is_some_and(|v| v.state == JobState::Pending) && s.now() > start && !limited {
                         let holder = s.last_cycle().reservations.first().map(|r| r.0);
                         prop_assert!(
-                            holder.is_some_and(|h| submitted(h) <= submitted(job)),
+                            holder.is_some_and(|h| submitted(h) <= submitted(job) || m.failed_back.contains(&h)),
                             "job {} was due at {} and is still pending at {} (reservation: {:?}; {:?}; {:?})",
                             job,
                             start,
