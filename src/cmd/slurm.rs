@@ -69,11 +69,7 @@ pub fn instance(data: &std::path::Path) -> anyhow::Result<String> {
         anyhow::bail!("{} is damaged (expected letters and digits)", path.display());
     }
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in format!("{nanos}:{}", std::process::id()).bytes() {
-        h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
-    }
-    let id = format!("{h:016x}");
+    let id = format!("{:016x}", agora_core::fnv1a(format!("{nanos}:{}", std::process::id()).as_bytes()));
     std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
     let tmp = data.join("slurm-instance.tmp");
     std::fs::write(&tmp, &id)

@@ -17,7 +17,7 @@ pub mod sched;
 pub mod tenancy;
 pub mod topology;
 
-pub use ids::{human_duration, thousands, BlockId, JobId, NodeId, PodId, Secs, TenantId, Time, TypeId};
+pub use ids::{fnv1a, human_duration, thousands, BlockId, Fnv1a, JobId, NodeId, PodId, Secs, TenantId, Time, TypeId};
 pub use job::{Checkpointing, Constraint, JobSpec, JobState, PriorityClass, Progress, Scope};
 pub use sched::{
     Backfill, Config, CycleReport, Decision, Event, Fragmentation, JobView, Ordering, PreemptCause, Reason,

@@ -234,11 +234,10 @@ impl Engine {
     /// A digest of everything replay depends on besides the journal: the
     /// topology, the entitlement tree and the scheduler settings (FNV-1a).
     pub fn fingerprint(&self) -> String {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut h = agora_core::Fnv1a::default();
         let mut eat = |s: &str| {
-            for b in s.bytes().chain([0xff]) {
-                h = (h ^ b as u64).wrapping_mul(0x100_0000_01b3);
-            }
+            h.write(s.as_bytes());
+            h.write(&[0xff]);
         };
         let topo = self.core.topology();
         eat(&topo.name);
@@ -253,7 +252,7 @@ impl Engine {
             ));
         }
         eat(&format!("{:?}", self.core.config()));
-        format!("{h:016x}")
+        format!("{:016x}", h.0)
     }
 
     /// Apply one input at its `now`. On error nothing changed.

@@ -33,7 +33,7 @@ pub(crate) fn get_state(r: &mut Reader) -> Result<JobState, SnapshotError> {
 }
 
 fn checksum(b: &[u8]) -> u64 {
-    b.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, x| (h ^ *x as u64).wrapping_mul(0x100_0000_01b3))
+    agora_core::fnv1a(b)
 }
 
 fn json<T: serde::Serialize>(v: &T) -> String {

@@ -240,7 +240,7 @@ pub fn run(
             })
             .collect(),
         programmes,
-        audit: cfg.audit.then_some(Audit::EMPTY),
+        audit: cfg.audit.then(Audit::default),
     };
     sim.spare_accels = topo.total_accels().saturating_sub(sim.sched.capacity());
     sim.push(start, Ev::Sample);

@@ -173,18 +173,16 @@ pub struct RunResult {
 /// FNV-1a digests of a run's every decision, in order, and of every
 /// pending job's reason after each cycle: two builds that agree on both
 /// decided alike and told people the same.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Audit {
-    pub decisions: u64,
-    pub reasons: u64,
+    pub decisions: agora_core::Fnv1a,
+    pub reasons: agora_core::Fnv1a,
 }
 
 impl Audit {
-    pub const EMPTY: Audit = Audit { decisions: 0xcbf2_9ce4_8422_2325, reasons: 0xcbf2_9ce4_8422_2325 };
-
-    pub fn mix(h: &mut u64, text: &str) {
-        for b in text.bytes().chain(std::iter::once(b'\n')) {
-            *h = (*h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
-        }
+    /// Add one line of text to a digest.
+    pub fn mix(h: &mut agora_core::Fnv1a, text: &str) {
+        h.write(text.as_bytes());
+        h.write(b"\n");
     }
 }

@@ -186,8 +186,8 @@ pub fn json(results: &[Run]) -> Value {
             "version": env!("CARGO_PKG_VERSION"),
         });
         if let (Some(a), Some(o)) = (r.audit, v.as_object_mut()) {
-            o.insert("decision_digest".into(), json!(format!("{:016x}", a.decisions)));
-            o.insert("reason_digest".into(), json!(format!("{:016x}", a.reasons)));
+            o.insert("decision_digest".into(), json!(format!("{:016x}", a.decisions.0)));
+            o.insert("reason_digest".into(), json!(format!("{:016x}", a.reasons.0)));
         }
         if let (Some(o), Value::Object(m)) = (v.as_object_mut(), more) {
             o.extend(m);

@@ -19,7 +19,9 @@
 
 use crate::synthetic::SynthJob;
 use crate::trace::{Machine, Skipped, Trace};
-use agora_core::{Checkpointing, Constraint, Entitlements, PriorityClass, Secs, TenantId, Time, Topology, TypeId};
+use agora_core::{
+    fnv1a, Checkpointing, Constraint, Entitlements, PriorityClass, Secs, TenantId, Time, Topology, TypeId,
+};
 use std::collections::HashMap;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -149,10 +151,6 @@ impl SimJob {
             recorded_wait: None,
         }
     }
-}
-
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ *b as u64).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Checkpoint write and load costs for a gang of `accels` (see module docs).

@@ -29,9 +29,7 @@ impl Scheduler {
     /// queues, counters), for tests and for the control plane to check
     /// that a replayed journal rebuilt exactly the state it had.
     pub fn state_digest(&self) -> u64 {
-        let text = format!("{self:?}");
-        // FNV-1a: stable across builds and platforms.
-        text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+        crate::ids::fnv1a(format!("{self:?}").as_bytes())
     }
 
     pub fn job(&self, id: JobId) -> Option<JobView<'_>> {
