@@ -83,6 +83,18 @@ impl Templates {
         (t.cycle == cycle && t.epoch == epoch && look.time_limit >= t.min_limit).then_some(t)
     }
 
+    /// The template the walk may pass over job `slot` by: none for a job
+    /// it leaves apart, nor for one requeued in this cycle's advance step
+    /// (its reason must become this cycle's).
+    #[inline]
+    fn pass(&self, cycle: u64, epoch: u32, apart: &[u32], fresh: &[u32], slot: u32, look: &Look) -> Option<&Template> {
+        let listed = |l: &[u32]| !l.is_empty() && l.binary_search(&slot).is_ok();
+        if listed(apart) || listed(fresh) {
+            return None;
+        }
+        self.get(cycle, epoch, look)
+    }
+
     fn put(&mut self, shape: u32, t: Template) {
         let i = shape as usize;
         if i >= self.0.len() {
@@ -403,8 +415,8 @@ impl Scheduler {
             if is_apart {
                 continue;
             }
-            if !self.eager && (fresh.is_empty() || fresh.binary_search(&slot).is_err()) {
-                if let Some(t) = templates.get(self.cycle, ctx.epoch, &look) {
+            if !self.eager {
+                if let Some(t) = templates.pass(self.cycle, ctx.epoch, &apart, &fresh, slot, &look) {
                     // The look would fail as the template's did: nothing
                     // changes, so neither does `nothing_more_fits`.
                     if t.deferred {
@@ -420,12 +432,7 @@ impl Scheduler {
                         if limited && ctx.scanned_after_reservation >= self.cfg.max_backfill_scan {
                             break;
                         }
-                        if !apart.is_empty() && apart.binary_search(&k.3).is_ok()
-                            || !fresh.is_empty() && fresh.binary_search(&k.3).is_ok()
-                        {
-                            break;
-                        }
-                        let Some(t) = templates.get(self.cycle, ctx.epoch, &l) else {
+                        let Some(t) = templates.pass(self.cycle, ctx.epoch, &apart, &fresh, k.3, &l) else {
                             break;
                         };
                         if t.deferred {
@@ -673,7 +680,6 @@ impl Scheduler {
     fn attempt(&mut self, slot: u32, ctx: &mut Ctx, mode: Mode, out: &mut Vec<Decision>) -> Outcome {
         let job = self.jobs[slot as usize].as_ref().expect("job exists");
         let spec = job.spec.clone();
-        let q0 = job.qkey.0;
         let leaf = spec.tenant;
         let min = spec.min_accels.unwrap_or(spec.accels);
         let mut target = spec.accels;
@@ -682,8 +688,8 @@ impl Scheduler {
             if room < min as u64 {
                 ctx.limited = true;
                 if self.cfg.work_conserving {
-                    let shape = self.shape_ids[&Shape::of(&spec, q0)];
-                    ctx.deferred.push((slot, Look { shape, time_limit: spec.time_limit as u32 }));
+                    let job = self.jobs[slot as usize].as_ref().expect("job exists");
+                    ctx.deferred.push((slot, self.filed_look(job).expect("a pending job is queued")));
                 }
                 return Outcome::Waiting(why.expect("limited room has a reason"));
             }

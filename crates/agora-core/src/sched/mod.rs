@@ -819,8 +819,14 @@ impl Scheduler {
         })
     }
 
-    /// The look a pending job is filed with.
-    fn look_of(&self, job: &Job) -> Option<Look> {
+    /// The look a pending job is filed with in its queue.
+    fn filed_look(&self, job: &Job) -> Option<Look> {
+        self.queues[self.queue_of(&job.spec)].get(&job.qkey).copied()
+    }
+
+    /// The look a pending job's spec calls for (`check_invariants` compares
+    /// it with the filed one).
+    fn derived_look(&self, job: &Job) -> Option<Look> {
         let shape = *self.shape_ids.get(&Shape::of(&job.spec, job.qkey.0))?;
         Some(Look { shape, time_limit: job.spec.time_limit as u32 })
     }

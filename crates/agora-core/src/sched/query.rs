@@ -52,8 +52,9 @@ impl Scheduler {
             return job.reason.clone();
         }
         // Passed over in the last walk by the template of its shape?
-        let lazy =
-            self.look_of(job).and_then(|l| self.lazy.reason(self.cycle, self.queue_of(&job.spec), job.qkey, l.shape));
+        let lazy = self
+            .filed_look(job)
+            .and_then(|l| self.lazy.reason(self.cycle, self.queue_of(&job.spec), job.qkey, l.shape));
         match lazy {
             Some(r) => r.clone(),
             None => Reason::NotReached(self.report.stop.unwrap_or(Stop::Exhausted)),
@@ -180,7 +181,7 @@ impl Scheduler {
                     if !job.slots.is_empty() || job.accels != 0 {
                         return Err(format!("pending job {id} holds accelerators"));
                     }
-                    let look = self.look_of(job);
+                    let look = self.derived_look(job);
                     if look.is_none() || self.queues[self.queue_of(&job.spec)].get(&job.qkey) != look.as_ref() {
                         return Err(format!("pending job {id} is not queued (or filed with another look)"));
                     }
