@@ -194,46 +194,93 @@ impl FailCache {
     }
 }
 
-/// The next keys of one queue after the walk's cursor, read from the
-/// B-tree in runs rather than one range search per job. Valid for one
-/// walk: while it runs, a queue only loses the job being looked at (a
-/// start), which is behind the cursor; nothing joins a queue until the
-/// walk ends (requeues happen in the advance step and on events).
-#[derive(Default)]
-pub(super) struct Ahead {
+/// The walk's copy of one queue: its keys in order, flat, so that passing
+/// over thousands of them reads memory in sequence. The queue's B-tree
+/// stays the record; the copy follows it as jobs join (appended when last
+/// in order, else the copy goes stale and is rebuilt before the next walk)
+/// and leave (a gap, `Look::GAP`, squeezed out before a walk once gaps are
+/// many). During a walk a queue only loses jobs behind the walk's place
+/// (the job looked at starts); nothing joins until the walk ends (requeues
+/// happen in the advance step and on events). Derived: not persisted.
+pub(super) struct Flat {
     keys: Vec<(QKey, Look)>,
+    gaps: usize,
+    stale: bool,
+    walking: bool,
+    /// The walk's place: the next entry to read.
     at: usize,
 }
 
-impl Ahead {
-    const RUN: usize = 64;
-
-    /// How far ahead the walk touches job records.
-    const LEAD: usize = 8;
-
-    /// The key `d` places after the one `next` gave last, if read ahead.
-    fn peek(&self, d: usize) -> Option<(QKey, Look)> {
-        self.keys.get(self.at + d - 1).copied()
+impl Default for Flat {
+    fn default() -> Flat {
+        Flat { keys: Vec::new(), gaps: 0, stale: true, walking: false, at: 0 }
     }
+}
 
-    fn clear(&mut self) {
-        self.keys.clear();
-        self.at = 0;
-    }
-
-    fn next(&mut self, queue: &BTreeMap<QKey, Look>, cursor: Option<QKey>) -> Option<(QKey, Look)> {
-        if self.at == self.keys.len() {
-            let from = match cursor {
-                Some(k) => Bound::Excluded(k),
-                None => Bound::Unbounded,
-            };
-            self.keys.clear();
-            self.at = 0;
-            self.keys.extend(queue.range((from, Bound::Unbounded)).take(Self::RUN).map(|(k, l)| (*k, *l)));
+impl Flat {
+    /// A job joins the queue under `key`.
+    pub fn join(&mut self, key: QKey, look: Look) {
+        debug_assert!(!self.walking, "nothing joins a queue during a walk");
+        if !self.stale && self.keys.last().is_none_or(|e| e.0 < key) {
+            self.keys.push((key, look));
+        } else {
+            self.stale = true;
         }
-        let key = *self.keys.get(self.at)?;
-        self.at += 1;
-        Some(key)
+    }
+
+    /// The job under `key` leaves the queue.
+    pub fn leave(&mut self, key: QKey) {
+        if self.stale {
+            return;
+        }
+        match self.keys.binary_search_by(|e| e.0.cmp(&key)) {
+            Ok(i) if self.keys[i].1 != Look::GAP => {
+                self.keys[i].1 = Look::GAP;
+                self.gaps += 1;
+            }
+            _ => {
+                debug_assert!(false, "a queued key is in the walk's copy");
+                self.stale = true;
+            }
+        }
+        // Between walks, do not let gaps outgrow the jobs.
+        if !self.walking && self.gaps > 64 && self.gaps * 2 > self.keys.len() {
+            self.squeeze();
+        }
+    }
+
+    fn squeeze(&mut self) {
+        self.keys.retain(|e| e.1 != Look::GAP);
+        self.gaps = 0;
+    }
+
+    /// Ready for a walk of `queue`, from its first key.
+    fn ready(&mut self, queue: &BTreeMap<QKey, Look>) {
+        if self.stale {
+            self.keys.clear();
+            self.keys.extend(queue.iter().map(|(k, l)| (*k, *l)));
+            self.gaps = 0;
+            self.stale = false;
+        } else if self.gaps > 0 && self.gaps * 8 >= self.keys.len() {
+            self.squeeze();
+        }
+        debug_assert!(
+            self.keys.iter().filter(|e| e.1 != Look::GAP).map(|e| (&e.0, &e.1)).eq(queue.iter()),
+            "the walk's copy of a queue follows it"
+        );
+        self.at = 0;
+        self.walking = true;
+    }
+
+    /// The next key of the walk.
+    fn next(&mut self) -> Option<(QKey, Look)> {
+        while let Some(&e) = self.keys.get(self.at) {
+            self.at += 1;
+            if e.1 != Look::GAP {
+                return Some(e);
+            }
+        }
+        None
     }
 }
 
@@ -353,14 +400,21 @@ impl Scheduler {
         // step 3b), known without loading every job.
         let mut apart: Vec<u32> = self.claimants.iter().chain(&self.restarts).copied().collect();
         apart.sort_unstable();
+        // Their keys, and those of the jobs requeued in the advance step,
+        // by queue: no template passes over them.
+        let mut unpassable: Vec<(usize, QKey)> = apart
+            .iter()
+            .chain(&fresh)
+            .filter_map(|&s| self.jobs[s as usize].as_ref().filter(|j| j.state == JobState::Pending))
+            .map(|j| (self.queue_of(&j.spec), j.qkey))
+            .collect();
+        unpassable.sort_unstable();
         let mut templates = std::mem::take(&mut self.templates);
         self.lazy.begin(self.cycle);
         let mut last_leaf = None;
-        let mut ahead = std::mem::take(&mut self.ahead);
-        for a in &mut ahead {
-            a.clear();
+        for (f, q) in self.flats.iter_mut().zip(&self.queues) {
+            f.ready(q);
         }
-        ahead.resize_with(self.queues.len(), Ahead::default);
         let stop = loop {
             let leaf = if global {
                 ROOT
@@ -376,7 +430,7 @@ impl Scheduler {
                     },
                 }
             };
-            let Some((key, look)) = ahead[leaf.idx()].next(&self.queues[leaf.idx()], self.cursor[leaf.idx()]) else {
+            let Some((key, look)) = self.flats[leaf.idx()].next() else {
                 if global {
                     break Stop::Exhausted;
                 }
@@ -390,15 +444,6 @@ impl Scheduler {
                 ctx.epoch += 1;
             }
             let slot = key.3;
-            // Load the record of a job a few places ahead now, so that its
-            // cache miss overlaps with the work on this one (queue order is
-            // no order in memory; the value is not used), unless a template
-            // will spare the look.
-            if let Some((next, l)) = ahead[leaf.idx()].peek(Ahead::LEAD) {
-                if self.eager || templates.get(self.cycle, ctx.epoch, &l).is_none() {
-                    std::hint::black_box(self.jobs[next.3 as usize].as_ref().map(|j| j.restarting));
-                }
-            }
             report.examined += 1;
             if !ctx.reservations.is_empty() {
                 ctx.scanned_after_reservation += 1;
@@ -422,30 +467,44 @@ impl Scheduler {
                     if t.deferred {
                         ctx.deferred.push((slot, look));
                     }
-                    self.lazy.passed(leaf.idx(), key, ctx.epoch);
-                    // And so for the next ones read ahead, as long as they
-                    // have templates too (the same checks as above).
-                    let a = &mut ahead[leaf.idx()];
-                    let mut last = key;
-                    while let Some((k, l)) = a.peek(1) {
-                        let limited = !ctx.reservations.is_empty();
-                        if limited && ctx.scanned_after_reservation >= self.cfg.max_backfill_scan {
+                    let q = leaf.idx();
+                    self.lazy.passed(q, key, ctx.epoch);
+                    // And so for the next ones, as long as they have
+                    // templates too (the same checks as above; a gap has
+                    // none), without leaving this loop.
+                    let limited = !ctx.reservations.is_empty();
+                    let budget = match limited {
+                        true => self.cfg.max_backfill_scan.saturating_sub(ctx.scanned_after_reservation),
+                        false => usize::MAX,
+                    };
+                    let i = unpassable.partition_point(|u| *u <= (q, key));
+                    let bound = unpassable.get(i).filter(|u| u.0 == q).map(|u| u.1);
+                    let f = &mut self.flats[q];
+                    let (mut n, mut last) = (0, key);
+                    while n < budget {
+                        let Some(&(k, l)) = f.keys.get(f.at) else {
+                            break;
+                        };
+                        if bound.is_some_and(|b| k >= b) {
                             break;
                         }
-                        let Some(t) = templates.pass(self.cycle, ctx.epoch, &apart, &fresh, k.3, &l) else {
+                        let Some(t) = templates.get(self.cycle, ctx.epoch, &l) else {
                             break;
                         };
                         if t.deferred {
                             ctx.deferred.push((k.3, l));
                         }
-                        a.at += 1;
-                        report.examined += 1;
-                        ctx.scanned_after_reservation += usize::from(limited);
+                        f.at += 1;
+                        n += 1;
                         last = k;
                     }
-                    if last != key {
-                        self.cursor[leaf.idx()] = Some(last);
-                        self.lazy.passed(leaf.idx(), last, ctx.epoch);
+                    report.examined += n;
+                    if limited {
+                        ctx.scanned_after_reservation += n;
+                    }
+                    if n > 0 {
+                        self.cursor[q] = Some(last);
+                        self.lazy.passed(q, last, ctx.epoch);
                     }
                     continue;
                 }
@@ -469,7 +528,9 @@ impl Scheduler {
                 break Stop::Full;
             }
         };
-        self.ahead = ahead;
+        for f in &mut self.flats {
+            f.walking = false;
+        }
         self.stats.jobs_examined += report.examined as u64;
 
         // 5. soak
@@ -479,18 +540,8 @@ impl Scheduler {
             ctx.epoch += 1;
             ctx.limited = false;
             for (slot, look) in std::mem::take(&mut ctx.deferred) {
-                // (Passing over a job changes nothing: no need to ask again.)
-                if !self.eager && templates.get(self.cycle, ctx.epoch, &look).is_some() {
-                    continue;
-                }
-                if self.nothing_more_fits(&ctx) {
+                if !self.soak(slot, look, &mut templates, &mut ctx, &mut report, out) {
                     break;
-                }
-                if let Outcome::Started = self.attempt(slot, &mut ctx, Mode::Soak, out) {
-                    report.started += 1;
-                    ctx.epoch += 1;
-                } else if !self.eager {
-                    templates.put(look.shape, self.template(slot, &ctx));
                 }
             }
         }
@@ -562,6 +613,32 @@ impl Scheduler {
         }
         let deferred = ctx.limited && self.cfg.work_conserving;
         Template { cycle: self.cycle, epoch: ctx.epoch, min_limit, deferred }
+    }
+
+    /// One job of the soak step; false when nothing more fits.
+    fn soak(
+        &mut self,
+        slot: u32,
+        look: Look,
+        templates: &mut Templates,
+        ctx: &mut Ctx,
+        report: &mut CycleReport,
+        out: &mut Vec<Decision>,
+    ) -> bool {
+        // (Passing over a job changes nothing: no need to ask again.)
+        if !self.eager && templates.get(self.cycle, ctx.epoch, &look).is_some() {
+            return true;
+        }
+        if self.nothing_more_fits(ctx) {
+            return false;
+        }
+        if let Outcome::Started = self.attempt(slot, ctx, Mode::Soak, out) {
+            report.started += 1;
+            ctx.epoch += 1;
+        } else if !self.eager {
+            templates.put(look.shape, self.template(slot, ctx));
+        }
+        true
     }
 
     /// Look at one pending job in order: start it, or record why it waits.
@@ -907,12 +984,8 @@ impl Scheduler {
         job.restarting = false;
         job.opportunistic = opportunistic;
         job.run_start = now;
-        let (tenant, qkey, id, end, resume_from) =
-            (job.spec.tenant, job.qkey, job.spec.id, job.end_bound, job.progress.saved);
-        let q = self.queue_of(&self.jobs[slot as usize].as_ref().expect("job").spec);
-        self.queues[q].remove(&qkey);
-        self.pending -= 1;
-        self.count_pending(slot, false);
+        let (tenant, id, end, resume_from) = (job.spec.tenant, job.spec.id, job.end_bound, job.progress.saved);
+        self.dequeue(slot);
         self.by_end.insert((end, slot));
         self.fair.add(&self.ents, tenant, total as u64, opportunistic);
         self.picker.rekey(&self.ents, &self.fair, tenant);
@@ -921,5 +994,59 @@ impl Scheduler {
             self.stats.backfilled += 1;
         }
         out.push(Decision::Start { job: id, slots, accels: total, scope, backfilled, opportunistic, resume_from });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(f: &Flat) -> Vec<QKey> {
+        f.keys.iter().filter(|e| e.1 != Look::GAP).map(|e| e.0).collect()
+    }
+
+    /// The walk's copy follows its queue through joins in and out of
+    /// order and leaves, and reads back in key order without gaps.
+    #[test]
+    fn the_flat_copy_follows_its_queue() {
+        let look = |shape| Look { shape, time_limit: 60 };
+        let key = |submit, seq| (1u8, submit, seq, seq as u32);
+        let mut queue = BTreeMap::new();
+        let mut f = Flat::default();
+        let walk = |f: &mut Flat, queue: &BTreeMap<QKey, Look>| {
+            f.ready(queue);
+            let read: Vec<QKey> = std::iter::from_fn(|| f.next()).map(|e| e.0).collect();
+            f.walking = false;
+            assert_eq!(read, queue.keys().copied().collect::<Vec<_>>());
+        };
+        for s in 0..100u64 {
+            queue.insert(key(s * 10, s), look(s as u32 % 3));
+            f.join(key(s * 10, s), look(s as u32 % 3));
+        }
+        walk(&mut f, &queue);
+        assert!(!f.stale, "joins in order are appended");
+        // Leaves become gaps, which the walk skips.
+        for s in (0..100u64).step_by(7) {
+            queue.remove(&key(s * 10, s));
+            f.leave(key(s * 10, s));
+        }
+        assert_eq!(f.gaps, 15);
+        assert_eq!(live(&f), queue.keys().copied().collect::<Vec<_>>());
+        walk(&mut f, &queue);
+        assert_eq!(f.gaps, 0, "squeezed before the walk: 15 gaps in 100");
+        // A job that joins out of order (a requeued one keeps its age).
+        queue.insert(key(55, 1000), look(7));
+        f.join(key(55, 1000), look(7));
+        assert!(f.stale);
+        walk(&mut f, &queue);
+        assert!(!f.stale && f.keys.len() == queue.len());
+        // Many leaves between walks: squeezed as they come.
+        let keys: Vec<QKey> = queue.keys().copied().take(80).collect();
+        for k in keys {
+            queue.remove(&k);
+            f.leave(k);
+            assert!(f.gaps <= 64 || f.gaps * 2 <= f.keys.len());
+        }
+        walk(&mut f, &queue);
     }
 }

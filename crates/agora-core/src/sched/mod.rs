@@ -24,7 +24,6 @@ use crate::topology::Topology;
 use fairshare::{Fair, Picker};
 use pool::Pool;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::ops::Bound;
 
 /// What happens behind a job that cannot start yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -269,6 +268,11 @@ struct Look {
 
 const _: () = assert!(MAX_DURATION < u32::MAX as u64);
 
+impl Look {
+    /// A gap in the walk's copy of a queue (no shape has this number).
+    const GAP: Look = Look { shape: u32::MAX, time_limit: 0 };
+}
+
 /// The fields of a pending job a look depends on, apart from its time
 /// limit: two jobs of one shape looked at in the same state get the same
 /// outcome and the same reason.
@@ -399,9 +403,9 @@ pub struct Scheduler {
     /// accelerators per node (for `fragmentation`, which samples call
     /// often). Derived from the queues: not persisted, rebuilt on restore.
     pending_k: Vec<[u32; MAX_K]>,
-    /// Per queue: read-ahead of the walk (scratch reused across cycles,
-    /// emptied at the start of each walk; not state, not persisted).
-    ahead: Vec<cycle::Ahead>,
+    /// Per queue: the walk's flat copy (derived from the queues: not
+    /// persisted, rebuilt when needed).
+    flats: Vec<cycle::Flat>,
     /// Looks known within the current cycle (scratch, not persisted: an
     /// entry is good only for the cycle and epoch it names).
     templates: cycle::Templates,
@@ -485,7 +489,7 @@ impl Scheduler {
             claimants: Vec::new(),
             restarts: Vec::new(),
             cursor: vec![None; ents.len()],
-            ahead: Vec::new(),
+            flats: (0..ents.len()).map(|_| cycle::Flat::default()).collect(),
             templates: cycle::Templates::default(),
             shapes: Vec::new(),
             shape_ids: HashMap::new(),
@@ -724,10 +728,7 @@ impl Scheduler {
         let job = self.jobs[slot as usize].as_ref().expect("indexed job exists");
         match job.state {
             JobState::Pending => {
-                let (qkey, q) = (job.qkey, self.queue_of(&job.spec));
-                self.queues[q].remove(&qkey);
-                self.pending -= 1;
-                self.count_pending(slot, false);
+                self.dequeue(slot);
             }
             _ => self.release(slot),
         }
@@ -808,7 +809,18 @@ impl Scheduler {
         let look = Look { shape: self.shape_id(shape), time_limit };
         self.jobs[slot as usize].as_mut().expect("job exists").qkey = key;
         self.queues[q].insert(key, look);
+        self.flats[q].join(key, look);
         self.count_pending(slot, true);
+    }
+
+    /// Take a pending job out of its queue (it starts or ends).
+    fn dequeue(&mut self, slot: u32) {
+        let job = self.jobs[slot as usize].as_ref().expect("job exists");
+        let q = self.queue_of(&job.spec);
+        self.queues[q].remove(&job.qkey).expect("a pending job is queued");
+        self.flats[q].leave(job.qkey);
+        self.pending -= 1;
+        self.count_pending(slot, false);
     }
 
     /// The number of a shape, given one if new.

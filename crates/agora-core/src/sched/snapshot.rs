@@ -135,6 +135,15 @@ impl Scheduler {
         {
             return bad("shapes");
         }
+        // Each job filed under its own key, in its own queue.
+        for (q, queue) in self.queues.iter().enumerate() {
+            for k in queue.keys() {
+                let job = self.jobs[k.3 as usize].as_ref().expect("slots checked above");
+                if self.queue_of(&job.spec) != q || job.qkey != *k || job.state != JobState::Pending {
+                    return bad("queues");
+                }
+            }
+        }
         if self.by_end.iter().chain(&self.grace).any(|(_, s)| !slot_ok(*s)) {
             return bad("job index (ends)");
         }
