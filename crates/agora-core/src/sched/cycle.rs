@@ -981,7 +981,13 @@ impl Scheduler {
         job.slots = slots.clone();
         job.awaiting = None;
         job.claim.clear();
-        job.restarting = false;
+        // A job a failure threw back that starts outside the restart step
+        // (in the soak step) leaves the restart list: it must not stay there
+        // to be looked at, and deferred, twice should it be thrown back again.
+        if std::mem::take(&mut job.restarting) {
+            self.restarts.retain(|&s| s != slot);
+        }
+        let job = self.jobs[slot as usize].as_mut().expect("job exists");
         job.opportunistic = opportunistic;
         job.run_start = now;
         let (tenant, id, end, resume_from) = (job.spec.tenant, job.spec.id, job.end_bound, job.progress.saved);

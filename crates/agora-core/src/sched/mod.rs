@@ -726,10 +726,12 @@ impl Scheduler {
     fn end(&mut self, id: JobId, state: JobState) {
         let slot = self.by_id[&id];
         let job = self.jobs[slot as usize].as_ref().expect("indexed job exists");
-        match job.state {
-            JobState::Pending => {
-                self.dequeue(slot);
-            }
+        if job.restarting {
+            // Its slot may be reused: no entry may outlive the job.
+            self.restarts.retain(|&s| s != slot);
+        }
+        match self.jobs[slot as usize].as_ref().expect("indexed job exists").state {
+            JobState::Pending => self.dequeue(slot),
             _ => self.release(slot),
         }
         match state {

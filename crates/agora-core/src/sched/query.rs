@@ -4,6 +4,7 @@
 use super::pool::full_mask;
 use super::*;
 use crate::ids::human_duration;
+use std::collections::HashSet;
 
 impl Scheduler {
     /// When the core next needs a `Tick`, in the manner of quinn-proto's
@@ -249,6 +250,26 @@ impl Scheduler {
         }
         if alloc != self.fair.alloc || soak != self.fair.soak {
             return Err("fair-share allocations disagree with running jobs".into());
+        }
+        // The restart list names each job a failure threw back (pending, not
+        // awaiting victims) once, and no other.
+        let mut listed = HashSet::new();
+        for &s in &self.restarts {
+            let ok = self
+                .jobs
+                .get(s as usize)
+                .and_then(Option::as_ref)
+                .is_some_and(|j| j.restarting && j.state == JobState::Pending && j.awaiting.is_none());
+            if !ok || !listed.insert(s) {
+                return Err(format!("slot {s} is listed among restarts twice or wrongly"));
+            }
+        }
+        for (s, j) in self.jobs.iter().enumerate() {
+            let thrown_back =
+                j.as_ref().is_some_and(|j| j.restarting && j.state == JobState::Pending && j.awaiting.is_none());
+            if thrown_back && !listed.contains(&(s as u32)) {
+                return Err(format!("slot {s} was thrown back but is not listed among restarts"));
+            }
         }
         if pending != self.pending || self.queues.iter().map(|q| q.len()).sum::<usize>() != pending {
             return Err("pending counts disagree".into());
