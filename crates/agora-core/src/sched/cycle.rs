@@ -480,29 +480,32 @@ impl Scheduler {
                     let i = unpassable.partition_point(|u| *u <= (q, key));
                     let bound = unpassable.get(i).filter(|u| u.0 == q).map(|u| u.1);
                     let f = &mut self.flats[q];
-                    let (mut n, mut last) = (0, key);
-                    while n < budget {
-                        let Some(&(k, l)) = f.keys.get(f.at) else {
-                            break;
-                        };
-                        if bound.is_some_and(|b| k >= b) {
-                            break;
-                        }
+                    let from = f.at;
+                    // The run ends at the latest before the first key left
+                    // apart or fresh, or at the scan limit (counted in
+                    // entries: a gap has no template and ends the run).
+                    let mut end = f.keys.len().min(from.saturating_add(budget));
+                    if let Some(b) = bound {
+                        end = from + f.keys[from..end].partition_point(|e| e.0 < b);
+                    }
+                    let mut to = from;
+                    for &(k, l) in &f.keys[from..end] {
                         let Some(t) = templates.get(self.cycle, ctx.epoch, &l) else {
                             break;
                         };
                         if t.deferred {
                             ctx.deferred.push((k.3, l));
                         }
-                        f.at += 1;
-                        n += 1;
-                        last = k;
+                        to += 1;
                     }
+                    f.at = to;
+                    let n = to - from;
                     report.examined += n;
                     if limited {
                         ctx.scanned_after_reservation += n;
                     }
                     if n > 0 {
+                        let last = f.keys[to - 1].0;
                         self.cursor[q] = Some(last);
                         self.lazy.passed(q, last, ctx.epoch);
                     }
