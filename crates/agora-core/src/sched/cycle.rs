@@ -196,24 +196,30 @@ impl FailCache {
 
 /// The walk's copy of one queue: its keys in order, flat, so that passing
 /// over thousands of them reads memory in sequence. The queue's B-tree
-/// stays the record; the copy follows it as jobs join (appended when last
-/// in order, else the copy goes stale and is rebuilt before the next walk)
-/// and leave (a gap, `Look::GAP`, squeezed out before a walk once gaps are
-/// many). During a walk a queue only loses jobs behind the walk's place
+/// stays the record; the copy follows it. A job that joins after every key
+/// is appended; one that joins elsewhere (a higher class, a requeued job
+/// keeping its age) goes to a short sorted side list, merged into the copy
+/// once it outgrows the square root of the queue's length, so that a join
+/// costs O(sqrt n) amortized and the walk merges the two as it reads. A job
+/// that leaves becomes a gap (`Look::GAP`), squeezed out once gaps are
+/// many. During a walk a queue only loses jobs behind the walk's place
 /// (the job looked at starts); nothing joins until the walk ends (requeues
 /// happen in the advance step and on events). Derived: not persisted.
 pub(super) struct Flat {
     keys: Vec<(QKey, Look)>,
+    side: Vec<(QKey, Look)>,
     gaps: usize,
+    /// Not built yet (a new or restored scheduler): built before a walk.
     stale: bool,
     walking: bool,
-    /// The walk's place: the next entry to read.
+    /// The walk's places: the next entries to read in `keys` and `side`.
     at: usize,
+    side_at: usize,
 }
 
 impl Default for Flat {
     fn default() -> Flat {
-        Flat { keys: Vec::new(), gaps: 0, stale: true, walking: false, at: 0 }
+        Flat { keys: Vec::new(), side: Vec::new(), gaps: 0, stale: true, walking: false, at: 0, side_at: 0 }
     }
 }
 
@@ -221,10 +227,18 @@ impl Flat {
     /// A job joins the queue under `key`.
     pub fn join(&mut self, key: QKey, look: Look) {
         debug_assert!(!self.walking, "nothing joins a queue during a walk");
-        if !self.stale && self.keys.last().is_none_or(|e| e.0 < key) {
+        if self.stale {
+            return;
+        }
+        let last = |v: &[(QKey, Look)]| v.last().map(|e| e.0);
+        if last(&self.keys).max(last(&self.side)).is_none_or(|l| l < key) {
             self.keys.push((key, look));
-        } else {
-            self.stale = true;
+            return;
+        }
+        let i = self.side.partition_point(|e| e.0 < key);
+        self.side.insert(i, (key, look));
+        if self.side.len() > 32 && self.side.len().pow(2) > self.keys.len() {
+            self.merge();
         }
     }
 
@@ -233,19 +247,22 @@ impl Flat {
         if self.stale {
             return;
         }
-        match self.keys.binary_search_by(|e| e.0.cmp(&key)) {
-            Ok(i) if self.keys[i].1 != Look::GAP => {
-                self.keys[i].1 = Look::GAP;
-                self.gaps += 1;
+        if let Ok(i) = self.keys.binary_search_by(|e| e.0.cmp(&key)) {
+            debug_assert!(self.keys[i].1 != Look::GAP, "a key leaves once");
+            self.keys[i].1 = Look::GAP;
+            self.gaps += 1;
+            // Between walks, do not let gaps outgrow the jobs.
+            if !self.walking && self.gaps > 64 && self.gaps * 2 > self.keys.len() {
+                self.squeeze();
             }
-            _ => {
-                debug_assert!(false, "a queued key is in the walk's copy");
-                self.stale = true;
+        } else if let Ok(i) = self.side.binary_search_by(|e| e.0.cmp(&key)) {
+            match self.walking {
+                true => self.side[i].1 = Look::GAP,
+                false => drop(self.side.remove(i)),
             }
-        }
-        // Between walks, do not let gaps outgrow the jobs.
-        if !self.walking && self.gaps > 64 && self.gaps * 2 > self.keys.len() {
-            self.squeeze();
+        } else {
+            debug_assert!(false, "a queued key is in the walk's copy");
+            self.stale = true;
         }
     }
 
@@ -254,33 +271,80 @@ impl Flat {
         self.gaps = 0;
     }
 
+    /// The side list into the copy (which loses its gaps on the way).
+    fn merge(&mut self) {
+        let keys = std::mem::take(&mut self.keys);
+        let mut merged = Vec::with_capacity(keys.len() - self.gaps + self.side.len());
+        let mut side = std::mem::take(&mut self.side).into_iter().filter(|e| e.1 != Look::GAP).peekable();
+        for e in keys.into_iter().filter(|e| e.1 != Look::GAP) {
+            while let Some(s) = side.next_if(|s| s.0 < e.0) {
+                merged.push(s);
+            }
+            merged.push(e);
+        }
+        merged.extend(side);
+        self.keys = merged;
+        self.gaps = 0;
+    }
+
     /// Ready for a walk of `queue`, from its first key.
     fn ready(&mut self, queue: &BTreeMap<QKey, Look>) {
         if self.stale {
             self.keys.clear();
+            self.side.clear();
             self.keys.extend(queue.iter().map(|(k, l)| (*k, *l)));
             self.gaps = 0;
             self.stale = false;
         } else if self.gaps > 0 && self.gaps * 8 >= self.keys.len() {
             self.squeeze();
         }
+        self.side.retain(|e| e.1 != Look::GAP);
+        self.at = 0;
+        self.side_at = 0;
+        self.walking = true;
         debug_assert!(
-            self.keys.iter().filter(|e| e.1 != Look::GAP).map(|e| (&e.0, &e.1)).eq(queue.iter()),
+            {
+                let (a, s) = (self.at, self.side_at);
+                let all: Vec<(QKey, Look)> = std::iter::from_fn(|| self.next()).collect();
+                (self.at, self.side_at) = (a, s);
+                all.iter().map(|e| (&e.0, &e.1)).eq(queue.iter())
+            },
             "the walk's copy of a queue follows it"
         );
-        self.at = 0;
-        self.walking = true;
     }
 
     /// The next key of the walk.
     fn next(&mut self) -> Option<(QKey, Look)> {
-        while let Some(&e) = self.keys.get(self.at) {
+        while self.keys.get(self.at).is_some_and(|e| e.1 == Look::GAP) {
             self.at += 1;
-            if e.1 != Look::GAP {
-                return Some(e);
-            }
         }
-        None
+        while self.side.get(self.side_at).is_some_and(|e| e.1 == Look::GAP) {
+            self.side_at += 1;
+        }
+        match (self.keys.get(self.at), self.side.get(self.side_at)) {
+            (Some(&k), Some(&s)) if s.0 < k.0 => {
+                self.side_at += 1;
+                Some(s)
+            }
+            (Some(&k), _) => {
+                self.at += 1;
+                Some(k)
+            }
+            (None, Some(&s)) => {
+                self.side_at += 1;
+                Some(s)
+            }
+            (None, None) => None,
+        }
+    }
+
+    /// How far a run over `keys` may go from the walk's place before the
+    /// side list's next key comes first.
+    fn run_end(&self, end: usize) -> usize {
+        match self.side.get(self.side_at) {
+            Some(s) => self.at + self.keys[self.at..end].partition_point(|e| e.0 < s.0),
+            None => end,
+        }
     }
 }
 
@@ -484,7 +548,7 @@ impl Scheduler {
                     // The run ends at the latest before the first key left
                     // apart or fresh, or at the scan limit (counted in
                     // entries: a gap has no template and ends the run).
-                    let mut end = f.keys.len().min(from.saturating_add(budget));
+                    let mut end = f.run_end(f.keys.len().min(from.saturating_add(budget)));
                     if let Some(b) = bound {
                         end = from + f.keys[from..end].partition_point(|e| e.0 < b);
                     }
@@ -1043,12 +1107,35 @@ mod tests {
         assert_eq!(live(&f), queue.keys().copied().collect::<Vec<_>>());
         walk(&mut f, &queue);
         assert_eq!(f.gaps, 0, "squeezed before the walk: 15 gaps in 100");
-        // A job that joins out of order (a requeued one keeps its age).
+        // Jobs that join out of order (a requeued one keeps its age) wait
+        // on the side, read in order, until they outgrow sqrt(n).
         queue.insert(key(55, 1000), look(7));
         f.join(key(55, 1000), look(7));
-        assert!(f.stale);
+        assert_eq!(f.side.len(), 1);
         walk(&mut f, &queue);
-        assert!(!f.stale && f.keys.len() == queue.len());
+        for s in 0..40u64 {
+            queue.insert(key(s * 20 + 5, 2000 + s), look(8));
+            f.join(key(s * 20 + 5, 2000 + s), look(8));
+            if s % 3 == 0 {
+                // One leaves from the side, one from the copy.
+                queue.remove(&key(s * 20 + 5, 2000 + s));
+                f.leave(key(s * 20 + 5, 2000 + s));
+            }
+        }
+        assert!(f.side.len() <= 33, "merged once it outgrew sqrt(n): {}", f.side.len());
+        walk(&mut f, &queue);
+        // A walk that starts jobs from the side list leaves gaps there.
+        f.ready(&queue);
+        let first_side = f.side.first().map(|e| e.0);
+        assert!(first_side.is_some());
+        while let Some(e) = f.next() {
+            if Some(e.0) == first_side {
+                queue.remove(&e.0);
+                f.leave(e.0);
+            }
+        }
+        f.walking = false;
+        walk(&mut f, &queue);
         // Many leaves between walks: squeezed as they come.
         let keys: Vec<QKey> = queue.keys().copied().take(80).collect();
         for k in keys {
