@@ -545,9 +545,10 @@ impl Scheduler {
                     let bound = unpassable.get(i).filter(|u| u.0 == q).map(|u| u.1);
                     let f = &mut self.flats[q];
                     let from = f.at;
-                    // The run ends at the latest before the first key left
-                    // apart or fresh, or at the scan limit (counted in
-                    // entries: a gap has no template and ends the run).
+                    // The run ends at the latest before the side list's
+                    // next key, before the first key left apart or fresh,
+                    // or at the scan limit (counted in entries: a gap has no
+                    // template and ends the run).
                     let mut end = f.run_end(f.keys.len().min(from.saturating_add(budget)));
                     if let Some(b) = bound {
                         end = from + f.keys[from..end].partition_point(|e| e.0 < b);
