@@ -451,7 +451,6 @@ impl Scheduler {
         let global = self.cfg.ordering != Ordering::FairShare;
         self.picker.clear();
         for leaf in 0..self.queues.len() {
-            self.cursor[leaf] = None;
             if !global && !self.queues[leaf].is_empty() {
                 self.picker.activate(&self.ents, &self.fair, TenantId(leaf as u32));
             }
@@ -502,7 +501,6 @@ impl Scheduler {
                 picked = None;
                 continue;
             };
-            self.cursor[leaf.idx()] = Some(key);
             if last_leaf != Some(leaf) {
                 last_leaf = Some(leaf);
                 ctx.epoch += 1;
@@ -570,9 +568,7 @@ impl Scheduler {
                         ctx.scanned_after_reservation += n;
                     }
                     if n > 0 {
-                        let last = f.keys[to - 1].0;
-                        self.cursor[q] = Some(last);
-                        self.lazy.passed(q, last, ctx.epoch);
+                        self.lazy.passed(q, f.keys[to - 1].0, ctx.epoch);
                     }
                     continue;
                 }

@@ -397,8 +397,6 @@ pub struct Scheduler {
     /// Jobs requeued by a failure (a node's or their own), in order: they
     /// go before the fair-share walk, as their lost work already costs them.
     restarts: Vec<u32>,
-    /// Per leaf: the last queue key looked at in this cycle.
-    cursor: Vec<Option<QKey>>,
     /// Per type and k: pending jobs whose gang on that type has k
     /// accelerators per node (for `fragmentation`, which samples call
     /// often). Derived from the queues: not persisted, rebuilt on restore.
@@ -488,7 +486,6 @@ impl Scheduler {
             grace: BTreeSet::new(),
             claimants: Vec::new(),
             restarts: Vec::new(),
-            cursor: vec![None; ents.len()],
             flats: (0..ents.len()).map(|_| cycle::Flat::default()).collect(),
             templates: cycle::Templates::default(),
             shapes: Vec::new(),

@@ -8,8 +8,9 @@ use crate::persist::{Persist, Reader, SnapshotError};
 /// The first bytes of a scheduler snapshot, then its format version.
 const MAGIC: &[u8; 4] = b"AGSS";
 /// 2: queues file each job's look; the reasons of jobs a walk passed over
-/// by template (`lazy`).
-pub const SNAPSHOT_VERSION: u32 = 2;
+/// by template (`lazy`). 3: no walk cursors (the walk keeps its place in
+/// its copy of each queue, which is derived).
+pub const SNAPSHOT_VERSION: u32 = 3;
 
 crate::persist_fields!(Job {
     spec,
@@ -55,8 +56,8 @@ macro_rules! state_fields {
     ($m:ident, $s:expr, $x:expr) => {
         $m!(
             $s, $x, pool, fair, picker, jobs, free_slots, by_id, queues, pending, by_end, grace, claimants, restarts,
-            cursor, scratch, plan_bufs, last_holds, room_cache, capacity, spares, lenders, max_nodes, max_accels, seq,
-            now, cycle, dirty, stats, report, lazy, shapes
+            scratch, plan_bufs, last_holds, room_cache, capacity, spares, lenders, max_nodes, max_accels, seq, now,
+            cycle, dirty, stats, report, lazy, shapes
         )
     };
 }
@@ -119,7 +120,7 @@ impl Scheduler {
         if self.pool.st.len() != nodes || self.scratch.len() != nodes {
             return bad("node tables");
         }
-        if self.fair.usage.len() != tenants || self.queues.len() != tenants || self.cursor.len() != tenants {
+        if self.fair.usage.len() != tenants || self.queues.len() != tenants {
             return bad("tenant tables");
         }
         let slot_ok = |s: u32| (s as usize) < slots && self.jobs[s as usize].is_some();
@@ -147,9 +148,15 @@ impl Scheduler {
         if self.by_end.iter().chain(&self.grace).any(|(_, s)| !slot_ok(*s)) {
             return bad("job index (ends)");
         }
-        // These may name slots whose job has left since (the cycle skips
-        // them), but never past the slab.
-        if self.claimants.iter().chain(&self.restarts).any(|s| *s as usize >= slots) {
+        // Claimants may name slots whose job has left since (the cycle
+        // skips them), but never past the slab; the restart list names each
+        // job once (twice, and it could be started twice).
+        let mut restarts = self.restarts.clone();
+        restarts.sort_unstable();
+        restarts.dedup();
+        if self.claimants.iter().chain(&self.restarts).any(|s| *s as usize >= slots)
+            || restarts.len() != self.restarts.len()
+        {
             return bad("job index (claimants, restarts)");
         }
         if self.free_slots.iter().any(|s| (*s as usize) >= slots || self.jobs[*s as usize].is_some()) {
