@@ -83,18 +83,6 @@ impl Templates {
         (t.cycle == cycle && t.epoch == epoch && look.time_limit >= t.min_limit).then_some(t)
     }
 
-    /// The template the walk may pass over job `slot` by: none for a job
-    /// it leaves apart, nor for one requeued in this cycle's advance step
-    /// (its reason must become this cycle's).
-    #[inline]
-    fn pass(&self, cycle: u64, epoch: u32, apart: &[u32], fresh: &[u32], slot: u32, look: &Look) -> Option<&Template> {
-        let listed = |l: &[u32]| !l.is_empty() && l.binary_search(&slot).is_ok();
-        if listed(apart) || listed(fresh) {
-            return None;
-        }
-        self.get(cycle, epoch, look)
-    }
-
     fn put(&mut self, shape: u32, t: Template) {
         let i = shape as usize;
         if i >= self.0.len() {
@@ -375,7 +363,6 @@ impl Scheduler {
             self.requeue(slot, RequeueCause::Preempted, out);
             fresh.push(slot);
         }
-        fresh.sort_unstable();
 
         // 2. snapshot
         self.fair.set_capacity(&self.ents, self.capacity);
@@ -439,7 +426,8 @@ impl Scheduler {
                 continue;
             }
             report.examined += 1;
-            if self.look_at(slot, &mut ctx, out) {
+            let look = self.filed_look(job).expect("a pending job is queued");
+            if self.look_at(slot, look, &mut ctx, out) {
                 report.started += 1;
             } else if self.jobs[slot as usize].as_ref().is_some_and(|j| j.awaiting.is_none()) {
                 again.push(slot);
@@ -522,14 +510,19 @@ impl Scheduler {
             if is_apart {
                 continue;
             }
-            if !self.eager {
-                if let Some(t) = templates.pass(self.cycle, ctx.epoch, &apart, &fresh, slot, &look) {
+            // No template passes over a job requeued in the advance step
+            // (its reason must become this cycle's): where the key stands
+            // among those of `unpassable` (the ones apart were left above).
+            let q = leaf.idx();
+            let i = unpassable.partition_point(|u| *u < (q, key));
+            let fresh_job = unpassable.get(i) == Some(&(q, key));
+            if !self.eager && !fresh_job {
+                if let Some(t) = templates.get(self.cycle, ctx.epoch, &look) {
                     // The look would fail as the template's did: nothing
                     // changes, so neither does `nothing_more_fits`.
                     if t.deferred {
                         ctx.deferred.push((slot, look));
                     }
-                    let q = leaf.idx();
                     self.lazy.passed(q, key, ctx.epoch);
                     // And so for the next ones, as long as they have
                     // templates too (the same checks as above; a gap has
@@ -539,7 +532,6 @@ impl Scheduler {
                         true => self.cfg.max_backfill_scan.saturating_sub(ctx.scanned_after_reservation),
                         false => usize::MAX,
                     };
-                    let i = unpassable.partition_point(|u| *u <= (q, key));
                     let bound = unpassable.get(i).filter(|u| u.0 == q).map(|u| u.1);
                     let f = &mut self.flats[q];
                     let from = f.at;
@@ -573,9 +565,7 @@ impl Scheduler {
                     continue;
                 }
             }
-            ctx.changed = false;
-            ctx.limited = false;
-            if self.look_at(slot, &mut ctx, out) {
+            if self.look_at(slot, look, &mut ctx, out) {
                 report.started += 1;
                 ctx.epoch += 1;
             } else if self.cfg.backfill == Backfill::Strict {
@@ -707,13 +697,20 @@ impl Scheduler {
 
     /// Look at one pending job in order: start it, or record why it waits.
     /// True if it started.
-    fn look_at(&mut self, slot: u32, ctx: &mut Ctx, out: &mut Vec<Decision>) -> bool {
+    /// A job stopped at its tenants' limits goes to the soak step (filed
+    /// with its `look`, which the caller has in hand).
+    fn look_at(&mut self, slot: u32, look: Look, ctx: &mut Ctx, out: &mut Vec<Decision>) -> bool {
+        ctx.changed = false;
+        ctx.limited = false;
         match self.attempt(slot, ctx, Mode::Scan, out) {
             Outcome::Started => true,
             Outcome::Waiting(reason) => {
                 let job = self.jobs[slot as usize].as_mut().expect("job exists");
                 job.reason = reason;
                 job.reason_cycle = self.cycle;
+                if ctx.limited && self.cfg.work_conserving {
+                    ctx.deferred.push((slot, look));
+                }
                 false
             }
         }
@@ -828,10 +825,6 @@ impl Scheduler {
             let (room, why) = self.headroom(leaf);
             if room < min as u64 {
                 ctx.limited = true;
-                if self.cfg.work_conserving {
-                    let job = self.jobs[slot as usize].as_ref().expect("job exists");
-                    ctx.deferred.push((slot, self.filed_look(job).expect("a pending job is queued")));
-                }
                 return Outcome::Waiting(why.expect("limited room has a reason"));
             }
             target = spec.accels.min(room.min(u32::MAX as u64) as u32);

@@ -253,21 +253,16 @@ impl Scheduler {
         }
         // The restart list names each job a failure threw back (pending, not
         // awaiting victims) once, and no other.
+        let thrown_back = |j: &Job| j.restarting && j.state == JobState::Pending && j.awaiting.is_none();
         let mut listed = HashSet::new();
         for &s in &self.restarts {
-            let ok = self
-                .jobs
-                .get(s as usize)
-                .and_then(Option::as_ref)
-                .is_some_and(|j| j.restarting && j.state == JobState::Pending && j.awaiting.is_none());
+            let ok = self.jobs.get(s as usize).and_then(Option::as_ref).is_some_and(thrown_back);
             if !ok || !listed.insert(s) {
                 return Err(format!("slot {s} is listed among restarts twice or wrongly"));
             }
         }
         for (s, j) in self.jobs.iter().enumerate() {
-            let thrown_back =
-                j.as_ref().is_some_and(|j| j.restarting && j.state == JobState::Pending && j.awaiting.is_none());
-            if thrown_back && !listed.contains(&(s as u32)) {
+            if j.as_ref().is_some_and(thrown_back) && !listed.contains(&(s as u32)) {
                 return Err(format!("slot {s} was thrown back but is not listed among restarts"));
             }
         }
