@@ -159,6 +159,7 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn fnv1a_matches_the_published_test_vectors() {
@@ -170,8 +171,6 @@ mod tests {
         h.write(b"bar");
         assert_eq!(h.0, fnv1a(b"foobar"));
     }
-
-    use super::*;
 
     #[test]
     fn formats_for_people() {

@@ -539,7 +539,7 @@ impl Sim<'_> {
         self.dirty = false;
         self.next_cycle = self.now.saturating_add(self.cfg.cycle_interval);
         self.handle(Event::Tick);
-        if let Some(mut a) = self.audit {
+        if let Some(a) = self.audit.as_mut() {
             let mut ids: Vec<JobId> = self.sched.job_ids().collect();
             ids.sort_unstable();
             for id in ids {
@@ -547,7 +547,6 @@ impl Sim<'_> {
                     Audit::mix(&mut a.reasons, &format!("{} {id} {r:?}", self.now));
                 }
             }
-            self.audit = Some(a);
         }
         self.apply_decisions();
         self.arm_wake();
